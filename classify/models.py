@@ -1,0 +1,228 @@
+"""What classification derives from raw events: sessions, call legs, per-event
+classifications and rollups. Everything here can be rebuilt from ``webhooks.RawEvent``
+(``manage.py reclassify``), so none of it is the source of truth.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Product(models.TextChoices):
+    IVR = "IVR", "IVR"
+    VOICE_MESSAGING = "VOICE_MESSAGING", "Voice Messaging"
+    NUMBER_MASKING = "NUMBER_MASKING", "Number Masking"
+    UNKNOWN = "UNKNOWN", "Unknown"
+
+
+class OutcomeGroup(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    ANSWERED = "answered", "Answered"
+    NOT_ANSWERED = "not_answered", "Not answered"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+    OPT_OUT = "opt_out", "Opt-out"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class FaultSide(models.TextChoices):
+    """Two-sided split so the team is not chasing busy signals (SPEC §5)."""
+
+    CUSTOMER = "customer", "Customer side"
+    PLATFORM = "platform", "Platform / configuration"
+    NONE = "none", "No fault"
+
+
+class SipClassLabel(models.TextChoices):
+    PROVISIONAL = "1xx", "1xx Provisional"
+    SUCCESS = "2xx", "2xx Success"
+    REDIRECTION = "3xx", "3xx Redirection"
+    CLIENT_ERROR = "4xx", "4xx Client error"
+    SERVER_ERROR = "5xx", "5xx Server error"
+    GLOBAL_FAILURE = "6xx", "6xx Global failure"
+    INVALID = "invalid", "Invalid"
+    NONE = "none", "No code"
+
+
+class CauseKind(models.TextChoices):
+    SIP = "sip", "SIP code"
+    ERROR_CODE = "error_code", "8x8 error code"
+    STATUS = "status", "Session status"
+    NONE = "none", "None"
+
+
+class Session(models.Model):
+    session_id = models.CharField(max_length=64, unique=True)
+    sub_account_id = models.CharField(max_length=64, blank=True, db_index=True)
+    product = models.CharField(max_length=20, choices=Product.choices, default=Product.UNKNOWN)
+    status = models.CharField(max_length=32, default="IN_PROGRESS")  # VSS sessionStatus, normalised
+    outcome_group = models.CharField(max_length=16, choices=OutcomeGroup.choices, default=OutcomeGroup.IN_PROGRESS)
+    fault_side = models.CharField(max_length=10, choices=FaultSide.choices, default=FaultSide.NONE)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    last_action = models.CharField(max_length=40, blank=True)
+    call_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    client_request_id = models.CharField(max_length=100, blank=True)
+    client_batch_id = models.CharField(max_length=100, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)  # VSS errorDetails.errorCode
+    error_message = models.TextField(blank=True)
+
+    # The code that best explains a non-COMPLETED outcome: "486", "-2004" or a status name.
+    primary_cause = models.CharField(max_length=32, blank=True)
+    primary_cause_kind = models.CharField(max_length=12, choices=CauseKind.choices, default=CauseKind.NONE)
+    primary_sip_code = models.SmallIntegerField(null=True, blank=True)
+    retry_advice = models.CharField(max_length=24, blank=True)
+    responsibility = models.CharField(max_length=24, blank=True)
+    anomalies = models.JSONField(default=list, blank=True)  # list of anomaly slugs
+
+    first_event_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    summary_received = models.BooleanField(default=False)
+    # When the row was last changed by the pipeline; the live feed's cursor.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+        indexes = [
+            models.Index(fields=["-start_time", "-id"], name="session_start_idx"),
+            models.Index(fields=["status", "-start_time"], name="session_status_idx"),
+            models.Index(fields=["outcome_group", "-start_time"], name="session_outcome_idx"),
+            models.Index(fields=["primary_sip_code", "-start_time"], name="session_cause_sip_idx"),
+            models.Index(fields=["error_code", "-start_time"], name="session_error_code_idx"),
+            models.Index(
+                fields=["last_event_at"],
+                condition=Q(summary_received=False),
+                name="session_awaiting_summary_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.session_id
+
+
+class CallLeg(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="legs")
+    call_id = models.CharField(max_length=64, unique=True)
+    leg_key = models.CharField(max_length=16, blank=True)  # "callA", "callB" from VSS details
+    direction = models.CharField(max_length=16, blank=True)  # INBOUND / OUTBOUND
+    call_type = models.CharField(max_length=16, blank=True)  # PSTN / VOIP
+    source = models.CharField(max_length=40, blank=True)
+    destination = models.CharField(max_length=40, blank=True)
+    source_country = models.CharField(max_length=8, blank=True)
+    destination_country = models.CharField(max_length=8, blank=True)
+    source_ref_id = models.CharField(max_length=100, blank=True)
+    destination_ref_id = models.CharField(max_length=100, blank=True)
+
+    # Latest VCS callStatus by *event* time (not arrival order), and that event's time.
+    status = models.CharField(max_length=32, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
+    final_status = models.CharField(max_length=32, blank=True)  # VSS leg callStatus
+    last_sip_code = models.SmallIntegerField(null=True, blank=True)
+    last_sip_code_at = models.DateTimeField(null=True, blank=True)
+    final_sip_code = models.SmallIntegerField(null=True, blank=True)  # from CALL_DISCONNECTED
+
+    initiated_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    mos = models.FloatField(null=True, blank=True)
+    packet_loss_rate = models.FloatField(null=True, blank=True)
+    jitter_ms = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["initiated_at", "leg_key", "id"]
+        # Phone numbers are personal data: without this permission pages show them masked.
+        permissions = [("view_full_numbers", "Can see full phone numbers")]
+        indexes = [
+            models.Index(fields=["session", "initiated_at"], name="callleg_session_idx"),
+            models.Index(fields=["destination_country"], name="callleg_dest_country_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.call_id
+
+
+class EventClassification(models.Model):
+    """The classifier's verdict on one raw event."""
+
+    event = models.OneToOneField("webhooks.RawEvent", on_delete=models.CASCADE, primary_key=True)
+    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    call_leg = models.ForeignKey(CallLeg, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    event_time = models.DateTimeField(null=True, blank=True)  # the payload's timestamp
+    call_status = models.CharField(max_length=32, blank=True)  # VCS/VCA callStatus or VSS sessionStatus
+    sip_code = models.SmallIntegerField(null=True, blank=True)
+    sip_code_raw = models.CharField(max_length=32, blank=True)  # as sent, for invalid codes
+    sip_class = models.CharField(max_length=8, choices=SipClassLabel.choices, default=SipClassLabel.NONE)
+    is_final = models.BooleanField(default=False)  # CALL_DISCONNECTED or VSS: the code is an outcome
+    outcome_group = models.CharField(max_length=16, blank=True)
+    retry_advice = models.CharField(max_length=24, blank=True)
+    responsibility = models.CharField(max_length=24, blank=True)
+    troubleshooting_ids = models.JSONField(default=list, blank=True)
+    anomalies = models.JSONField(default=list, blank=True)
+    classified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["session", "event_time"], name="eventclass_session_idx"),
+            models.Index(fields=["sip_code"], condition=Q(is_final=True), name="eventclass_final_code_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.sip_class}"
+
+
+class BucketSize(models.TextChoices):
+    MINUTE = "minute", "Minute"
+    HOUR = "hour", "Hour"
+
+
+class SessionRollup(models.Model):
+    """Sessions per time bucket (by session start) × sub-account × product × status."""
+
+    bucket_size = models.CharField(max_length=8, choices=BucketSize.choices)
+    bucket_start = models.DateTimeField()
+    sub_account_id = models.CharField(max_length=64, blank=True)
+    product = models.CharField(max_length=20)
+    status = models.CharField(max_length=32)
+    outcome_group = models.CharField(max_length=16)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket_size", "bucket_start", "sub_account_id", "product", "status"],
+                name="unique_session_rollup",
+            )
+        ]
+        indexes = [models.Index(fields=["bucket_size", "bucket_start"], name="sessionrollup_bucket_idx")]
+
+
+class CodeRollup(models.Model):
+    """Final SIP codes per time bucket (by event time) × code × direction × country × sub-account."""
+
+    bucket_size = models.CharField(max_length=8, choices=BucketSize.choices)
+    bucket_start = models.DateTimeField()
+    sip_code = models.CharField(max_length=32)  # as text so invalid codes ("abc") roll up too
+    sip_class = models.CharField(max_length=8)
+    direction = models.CharField(max_length=16, blank=True)
+    destination_country = models.CharField(max_length=8, blank=True)
+    sub_account_id = models.CharField(max_length=64, blank=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "bucket_size",
+                    "bucket_start",
+                    "sip_code",
+                    "direction",
+                    "destination_country",
+                    "sub_account_id",
+                ],
+                name="unique_code_rollup",
+            )
+        ]
+        indexes = [models.Index(fields=["bucket_size", "bucket_start"], name="coderollup_bucket_idx")]

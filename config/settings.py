@@ -1,0 +1,167 @@
+"""sipdesk settings: one module, every value from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_networks, env_str, parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+    SECRET_KEY = "insecure-dev-only-key-not-for-production-use-0123456789abcdef"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "config.apps.ConfigConfig",
+    "reference",
+    "webhooks",
+    "classify",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": parse_database_url(env_str("DATABASE_URL", "postgres://postgres@localhost:5432/sipdesk")),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Security (production defaults; DEBUG relaxes only what local HTTP needs) -------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The receiver answers machine clients over plain paths; health probes come over HTTP inside
+# the cluster, so they are exempt from the HTTPS redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+
+# --- Celery ------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None  # the state lives on the rows, not in a result store
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from the web request must fail fast when Redis is down: the event is already
+# safe in PostgreSQL and the periodic sweep will enqueue it later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 1, "socket_timeout": 2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+# Task names are strings so webhooks/ never imports classify/ (each app stays in its room).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-events": {"task": "webhooks.sweep_pending", "schedule": 10.0},
+    "flag-missing-summaries": {"task": "classify.flag_missing_summaries", "schedule": 60.0},
+    "maintain-rollups": {"task": "classify.maintain_rollups", "schedule": 300.0},
+}
+# Only for `make run` without Redis: tasks run inside the web process.
+CELERY_TASK_ALWAYS_EAGER = env_bool("SIPDESK_TASKS_EAGER", False)
+
+# --- sipdesk -----------------------------------------------------------------------------
+# Shared secrets accepted in the webhook Authorization header (several, for rotation).
+SIPDESK_WEBHOOK_SECRETS = env_list("SIPDESK_WEBHOOK_SECRETS")
+# Optional allowlist of source addresses/CIDRs; empty means any source.
+SIPDESK_WEBHOOK_ALLOWED_IPS = env_networks("SIPDESK_WEBHOOK_ALLOWED_IPS")
+# Trust the left-most X-Forwarded-For address for the allowlist (only behind your own proxy).
+SIPDESK_TRUST_X_FORWARDED_FOR = env_bool("SIPDESK_TRUST_X_FORWARDED_FOR", False)
+SIPDESK_WEBHOOK_MAX_BYTES = env_int("SIPDESK_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
+SIPDESK_WEBHOOK_MAX_DEPTH = env_int("SIPDESK_WEBHOOK_MAX_DEPTH", 32, minimum=4, maximum=512)
+# Rows still pending after this many seconds are re-enqueued by the periodic sweep.
+SIPDESK_SWEEP_AFTER_SECONDS = env_int("SIPDESK_SWEEP_AFTER_SECONDS", 30, minimum=1)
+SIPDESK_CLASSIFY_BATCH_SIZE = env_int("SIPDESK_CLASSIFY_BATCH_SIZE", 500, minimum=1, maximum=10000)
+# A session with no summary this long after its last event is flagged.
+SIPDESK_MISSING_SUMMARY_MINUTES = env_int("SIPDESK_MISSING_SUMMARY_MINUTES", 15, minimum=1)
+# Demo conveniences (make run) are only ever allowed together with DEBUG.
+SIPDESK_DEMO = env_bool("SIPDESK_DEMO", False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,120 @@
+"""Fixtures shared by every app's tests: a fixed cast of users and a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission, User
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def support_user(db) -> User:
+    """A support engineer: the "Support" group (view permissions), numbers masked."""
+    user = User.objects.create_user("support", password="support-pass-123")
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+@pytest.fixture
+def numbers_user(support_user: User) -> User:
+    """A support engineer who may also see full phone numbers."""
+    support_user.user_permissions.add(Permission.objects.get(codename="view_full_numbers"))
+    return User.objects.get(pk=support_user.pk)  # fresh instance: permission cache is per object
+
+
+@pytest.fixture
+def editor_user(db) -> User:
+    """A reference admin: staff, in the "Reference editors" group."""
+    user = User.objects.create_user("editor", password="editor-pass-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Reference editors"))
+    return user
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("root", "root@example.com", "root-pass-123")
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings_test",
+        SIPDESK_WORKER_USES_TEST_DB="1",
+        SIPDESK_TEST_DB_NAME=settings.DATABASES["default"]["NAME"],
+        SIPDESK_TEST_REDIS_URL=settings.CELERY_BROKER_URL,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+class CeleryWorker:
+    """A real `celery worker` subprocess against the test database and test Redis."""
+
+    def __init__(self, name: str = "w1") -> None:
+        self.name = name
+        self.process: subprocess.Popen | None = None
+        self.log = ROOT / "var" / f"celery-{name}-{os.getpid()}.log"
+
+    def start(self, timeout: float = 60) -> CeleryWorker:
+        self.log.parent.mkdir(exist_ok=True)
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+                f"--hostname={self.name}@%h",
+            ],
+            cwd=ROOT, env=_worker_env(), stdout=self._log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log.read_text()}")
+            if " ready." in self.log.read_text():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"celery worker not ready after {timeout}s:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL, as an OOM killer or a crashed host would."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if hasattr(self, "_log_file"):
+            self._log_file.close()
+
+
+def purge_test_broker() -> None:
+    """Empty the test Redis database so no task from an earlier test leaks into this one."""
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db) -> Iterator[CeleryWorker]:
+    """Start a real worker; the test's data must be committed (transactional_db) for it to see."""
+    purge_test_broker()
+    worker = CeleryWorker().start()
+    try:
+        yield worker
+    finally:
+        worker.stop()

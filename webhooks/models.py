@@ -1,0 +1,83 @@
+"""Raw webhook events exactly as 8x8 delivered them, plus receiver tallies.
+
+A RawEvent is append-only: after insert only its processing state (state, attempts,
+last_error, processed_at) and its delivery count change. The body is the source of truth
+that classification can always be re-run from.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class EventType(models.TextChoices):
+    SESSION_SUMMARY = "SESSION_SUMMARY", "Voice Session Summary (VSS)"
+    CALL_STATUS = "CALL_STATUS", "Voice Call Status (VCS)"
+    CALL_ACTION = "CALL_ACTION", "Voice Call Action (VCA)"
+    CALL_RECORDING_STATUS = "CALL_RECORDING_STATUS", "Voice Recording Uploaded (VRU)"
+    VIRTUAL_NUMBER_UPDATE = "VIRTUAL_NUMBER_UPDATE", "Virtual Number Updated (VNU)"
+    UNKNOWN = "UNKNOWN", "Unknown"
+
+
+class EventState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"
+
+
+class RawEvent(models.Model):
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    event_type = models.CharField(max_length=32, choices=EventType.choices)
+    # eventId (VCS/VCA), "SESSION_SUMMARY:<sessionId>" (VSS) or "sha256:<hex>" of the canonical body.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    session_id = models.CharField(max_length=64, blank=True, db_index=True)
+    call_id = models.CharField(max_length=64, blank=True)
+    sub_account_id = models.CharField(max_length=64, blank=True)
+    body = models.JSONField()
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    content_length = models.PositiveIntegerField(default=0)
+    # How many times 8x8 delivered this same event (1 = no duplicates).
+    deliveries = models.PositiveIntegerField(default=1)
+    last_delivered_at = models.DateTimeField(default=timezone.now)
+
+    state = models.CharField(max_length=16, choices=EventState.choices, default=EventState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The classifier's and the sweep's work queue: small, because processed rows leave it.
+            models.Index(fields=["id"], condition=Q(state="pending"), name="rawevent_pending_idx"),
+            models.Index(fields=["received_at"], condition=Q(state="failed"), name="rawevent_failed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.dedupe_key}"
+
+
+class ReceiverTally(models.Model):
+    """Per-minute counts of what the receiver did that is not a stored event.
+
+    ``outcome`` is "duplicate" or "refused"; ``reason`` says why (e.g. "unauthorized",
+    "invalid_json"). Kept in PostgreSQL so the dashboard's health strip and /metrics survive
+    restarts and agree across web workers.
+    """
+
+    minute = models.DateTimeField()
+    outcome = models.CharField(max_length=16)
+    reason = models.CharField(max_length=40, blank=True)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["minute", "outcome", "reason"], name="unique_receiver_tally"),
+        ]
+        indexes = [models.Index(fields=["minute"], name="receivertally_minute_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.outcome} {self.reason} ×{self.count}"
