@@ -198,6 +198,9 @@ class SessionRollup(models.Model):
         ]
         indexes = [models.Index(fields=["bucket_size", "bucket_start"], name="sessionrollup_bucket_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.bucket_size} {self.bucket_start:%Y-%m-%d %H:%M} {self.status} ×{self.count}"
+
 
 class CodeRollup(models.Model):
     """Final SIP codes per time bucket (by event time) × code × direction × country × sub-account."""
@@ -226,3 +229,6 @@ class CodeRollup(models.Model):
             )
         ]
         indexes = [models.Index(fields=["bucket_size", "bucket_start"], name="coderollup_bucket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_size} {self.bucket_start:%Y-%m-%d %H:%M} {self.sip_code} ×{self.count}"
