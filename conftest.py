@@ -16,6 +16,25 @@ from django.contrib.auth.models import Group, Permission, User
 ROOT = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True)
+def _reseed_reference_for_transactional_tests(request: pytest.FixtureRequest) -> None:
+    """Transactional tests (live_server, real workers) end with a table flush that also wipes
+    the rows our data migrations seeded. Re-run the idempotent seed so every test starts from
+    the same reference data and groups a fresh database has."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    from reference.seed import seed_all
+
+    seed_all(apps)
+
+
 @pytest.fixture
 def support_user(db) -> User:
     """A support engineer: the "Support" group (view permissions), numbers masked."""

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make run`: migrate, create a demo login, start web + worker + beat and a trickle of demo traffic.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p var
+
+export DJANGO_DEBUG=1 SIPDESK_DEMO=1
+export SIPDESK_WEBHOOK_SECRETS="${SIPDESK_WEBHOOK_SECRETS:-demo-webhook-secret}"
+PORT="${PORT:-8000}"
+eval "$(.venv/bin/python scripts/services.py run)"
+
+.venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py demo_login
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+if [ "$SIPDESK_TASKS_EAGER" = "0" ]; then
+    .venv/bin/celery -A config worker --loglevel=WARNING --concurrency=1 &
+    pids+=($!)
+    .venv/bin/celery -A config beat --loglevel=WARNING --schedule var/celerybeat-schedule &
+    pids+=($!)
+fi
+
+.venv/bin/python manage.py runserver "0.0.0.0:${PORT}" &
+pids+=($!)
+
+# Demo data: a quick burst so the pages have something to show, then a slow live trickle.
+first_secret="${SIPDESK_WEBHOOK_SECRETS%%,*}"
+url="http://127.0.0.1:${PORT}/webhooks/8x8/"
+for _ in $(seq 1 50); do
+    .venv/bin/python -c "import socket,sys; socket.create_connection(('127.0.0.1', ${PORT}), 1)" 2>/dev/null && break
+    sleep 0.2
+done
+.venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 20 --duration 15 --quiet || true
+echo "sipdesk: demo traffic keeps trickling in; open http://127.0.0.1:${PORT}/ (Ctrl-C stops everything)"
+.venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 1 --duration 86400 --quiet &
+pids+=($!)
+
+wait -n "${pids[@]}"

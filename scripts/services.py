@@ -1,0 +1,100 @@
+"""Check (and prepare) the services sipdesk needs; used by `make run` and `make test`.
+
+Prints shell `export` lines so the calling script can adopt the decisions:
+- PostgreSQL reachable at DATABASE_URL (default: local) → create the database if missing;
+- otherwise, for `run` only, fall back to SQLite and say so plainly;
+- Redis reachable at REDIS_URL → use it; otherwise, for `run` only, run tasks in-process.
+`test` never falls back: the suite runs against real PostgreSQL and Redis or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/sipdesk"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def postgres_ready(url: str) -> str | None:
+    """None when the database is reachable (created if missing), else the reason."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    db_name = parts.path.lstrip("/")
+    conninfo = {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 5432,
+        "user": parts.username or "postgres",
+        "password": parts.password or None,
+        "connect_timeout": 3,
+    }
+    try:
+        with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
+                say(f"sipdesk: created PostgreSQL database {db_name!r}")
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return None
+
+
+def redis_ready(url: str) -> str | None:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", parts.port or 6379), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            if not sock.recv(64).startswith(b"+PONG"):
+                return "unexpected answer to PING"
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
+def main(mode: str) -> int:
+    database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    exports = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+
+    pg_problem = postgres_ready(database_url) if database_url.startswith("postgres") else None
+    redis_problem = redis_ready(redis_url)
+
+    if mode == "test":
+        missing = []
+        if pg_problem:
+            missing.append(f"PostgreSQL at {database_url}: {pg_problem}")
+        if redis_problem:
+            missing.append(f"Redis at {redis_url}: {redis_problem}")
+        if missing:
+            say("sipdesk tests need real PostgreSQL and Redis, and these are not reachable:")
+            for line in missing:
+                say(f"  - {line}")
+            say("Start them (or set DATABASE_URL / REDIS_URL), or run .ci/run, which installs and starts both.")
+            return 1
+    else:
+        if pg_problem:
+            say(f"sipdesk: PostgreSQL not reachable ({pg_problem}).")
+            say("sipdesk: FALLING BACK TO SQLITE at var/sipdesk.sqlite3 — fine for a look around, not for load.")
+            exports["DATABASE_URL"] = "sqlite:///var/sipdesk.sqlite3"
+        if redis_problem:
+            say(f"sipdesk: Redis not reachable ({redis_problem}).")
+            say("sipdesk: NO CELERY WORKER — classification runs inside the web process (SIPDESK_TASKS_EAGER=1).")
+            exports["SIPDESK_TASKS_EAGER"] = "1"
+        else:
+            exports["SIPDESK_TASKS_EAGER"] = "0"
+
+    for key, value in exports.items():
+        print(f"export {key}='{value}'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "run"))
