@@ -25,6 +25,14 @@ class Responsibility(models.TextChoices):
     NONE = "none", "Nobody (not a fault)"
 
 
+class SipClassQuerySet(models.QuerySet):
+    def for_code(self, code: int) -> SipClass | None:
+        """The class an (unknown) code falls back to; None for anything outside 100…699."""
+        if not 100 <= code <= 699:
+            return None
+        return self.filter(digit=code // 100).first()
+
+
 class SipClass(models.Model):
     """The six SIP response classes (1xx … 6xx), keyed by their first digit."""
 
@@ -33,6 +41,8 @@ class SipClass(models.Model):
     meaning = models.TextField()
     default_retry_advice = models.CharField(max_length=24, choices=RetryAdvice.choices)
     default_responsibility = models.CharField(max_length=24, choices=Responsibility.choices)
+
+    objects = SipClassQuerySet.as_manager()
 
     class Meta:
         ordering = ["digit"]

@@ -23,7 +23,7 @@ def run_deploy_check(**overrides: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SIPDESK_"))}
     env.update(PRODUCTION_ENV)
     env.update(overrides)
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
