@@ -80,6 +80,8 @@ class Session(models.Model):
     first_event_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
     summary_received = models.BooleanField(default=False)
+    # The time the session counts under in SessionRollup: start_time, else first_event_at.
+    rollup_at = models.DateTimeField(null=True, blank=True)
     # When the row was last changed by the pipeline; the live feed's cursor.
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -96,6 +98,7 @@ class Session(models.Model):
                 condition=Q(summary_received=False),
                 name="session_awaiting_summary_idx",
             ),
+            models.Index(fields=["rollup_at"], name="session_rollup_at_idx"),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +170,8 @@ class EventClassification(models.Model):
         indexes = [
             models.Index(fields=["session", "event_time"], name="eventclass_session_idx"),
             models.Index(fields=["sip_code"], condition=Q(is_final=True), name="eventclass_final_code_idx"),
+            # CodeRollup buckets are recomputed from final events by event time.
+            models.Index(fields=["event_time"], condition=Q(is_final=True), name="eventclass_final_time_idx"),
         ]
 
     def __str__(self) -> str:

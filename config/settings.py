@@ -145,7 +145,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("SIPDESK_TASKS_EAGER", False)
 SIPDESK_WEBHOOK_SECRETS = env_list("SIPDESK_WEBHOOK_SECRETS")
 # Optional allowlist of source addresses/CIDRs; empty means any source.
 SIPDESK_WEBHOOK_ALLOWED_IPS = env_networks("SIPDESK_WEBHOOK_ALLOWED_IPS")
-# Trust the left-most X-Forwarded-For address for the allowlist (only behind your own proxy).
+# Check the right-most X-Forwarded-For address (the one your own proxy appended) against the
+# allowlist instead of the socket peer. Only behind your own proxy: clients can forge the rest.
 SIPDESK_TRUST_X_FORWARDED_FOR = env_bool("SIPDESK_TRUST_X_FORWARDED_FOR", False)
 SIPDESK_WEBHOOK_MAX_BYTES = env_int("SIPDESK_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
 SIPDESK_WEBHOOK_MAX_DEPTH = env_int("SIPDESK_WEBHOOK_MAX_DEPTH", 32, minimum=4, maximum=512)

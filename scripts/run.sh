@@ -37,9 +37,9 @@ for _ in $(seq 1 50); do
     .venv/bin/python -c "import socket,sys; socket.create_connection(('127.0.0.1', ${PORT}), 1)" 2>/dev/null && break
     sleep 0.2
 done
-.venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 20 --duration 15 --quiet || true
+.venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 20 --duration 15 || true
 echo "sipdesk: demo traffic keeps trickling in; open http://127.0.0.1:${PORT}/ (Ctrl-C stops everything)"
-.venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 1 --duration 86400 --quiet &
+.venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 1 --duration 0 >var/demo-traffic.log 2>&1 &
 pids+=($!)
 
 wait -n "${pids[@]}"

@@ -1,0 +1,199 @@
+"""Webhook ingest benchmark: gunicorn + PostgreSQL under wrk, against a bare JSON-parsing view.
+
+Run by hand (not in CI), from the repository root:
+
+    .venv/bin/python bench/ingest.py [--duration 20] [--connections 16] [--workers 3]
+
+It creates a fresh database (default ``sipdesk_bench_ingest``), migrates it, writes realistic
+unique bodies from ``webhooks/traffic.py`` to ``var/``, starts gunicorn with production
+settings (DEBUG off, a webhook secret, ``bench.ingest_settings`` = production settings plus
+``/bench/bare/``), then drives each URL with ``wrk`` (``apt-get install wrk``) and the Lua
+script ``bench/ingest.lua``. It prints accepted webhooks/s, p50/p95/p99 latency, the number
+of rows actually stored (zero lost = every "stored" answer has its row), and the ratio to
+the bare view. See bench/INGEST.md for the figures measured on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from webhooks.traffic import traffic  # noqa: E402 - pure module, no Django needed
+
+SECRET = "bench-webhook-secret-0123456789abcdef"  # noqa: S105 - a throwaway local server
+TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 2500, 30.0, 0.5
+
+
+def sh(*args: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run(args, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def fresh_database(name: str, admin_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def write_bodies(path: Path, count: int, seed: int) -> None:
+    stream = traffic(random.Random(seed), start=datetime.now(UTC), sessions_per_second=400.0)
+    with path.open("w") as out:
+        for _ in range(count):
+            out.write(json.dumps(next(stream), separators=(",", ":")) + "\n")
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(url, data=b"{}", headers={"Content-Type": "application/json"})  # noqa: S310
+            urllib.request.urlopen(request, timeout=2).read()  # noqa: S310
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer at {url}")
+
+
+def run_wrk(url: str, *, duration: int, connections: int, threads: int, bodies: Path) -> dict:
+    env = dict(os.environ, BENCH_BODIES=str(bodies), BENCH_SECRET=SECRET, BENCH_THREADS=str(threads))
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
+         "-s", str(ROOT / "bench" / "ingest.lua"), url],
+        check=True, capture_output=True, text=True, env=env,
+    ).stdout  # fmt: skip
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    result["rate"] = result["requests"] / result["seconds"]
+    return result
+
+
+def rss_mb(parent_pid: int) -> list[float]:
+    pids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(parent_pid)], capture_output=True, text=True).stdout
+    sizes = []
+    for pid in pids.split():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (it shares the CPUs with the server)")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=2, help="threads per gthread worker")
+    parser.add_argument("--bodies", type=int, default=150_000, help="unique bodies to generate")
+    parser.add_argument("--db", default="sipdesk_bench_ingest")
+    parser.add_argument("--pg", default="postgres://postgres@localhost:5432", help="server URL (no database)")
+    parser.add_argument("--redis", default="redis://localhost:6379/12", help="broker for the publish-after-commit")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", type=int, default=2500)
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+        return 2
+
+    import psycopg
+
+    database_url = f"{args.pg}/{args.db}"
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="bench.ingest_settings",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-secret-key-" + "x" * 40,
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_LOG_LEVEL="WARNING",
+        DATABASE_URL=database_url,
+        REDIS_URL=args.redis,
+        SIPDESK_WEBHOOK_SECRETS=SECRET,
+    )
+    print(f"fresh database {args.db} …", flush=True)
+    fresh_database(args.db, f"{args.pg}/postgres")
+    sh(sys.executable, "manage.py", "migrate", "-v0", env=env)
+    bodies = ROOT / "var" / "bench-ingest-bodies.jsonl"
+    bodies.parent.mkdir(exist_ok=True)
+    print(f"writing {args.bodies} realistic bodies to {bodies.relative_to(ROOT)} …", flush=True)
+    write_bodies(bodies, args.bodies, args.seed)
+
+    gunicorn = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{args.port}",
+         "--workers", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads),
+         "--keep-alive", "5", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_ready(f"{base}/bench/bare/")
+        run_wrk(
+            f"{base}/bench/bare/", duration=3, connections=args.connections, threads=args.wrk_threads, bodies=bodies
+        )  # fmt: skip  (warm-up: imports, first requests, per-worker state)
+        print(f"bare view: {args.duration}s …", flush=True)
+        bare = run_wrk(f"{base}/bench/bare/", duration=args.duration, connections=args.connections,
+                       threads=args.wrk_threads, bodies=bodies)  # fmt: skip
+        print(f"ingest: {args.duration}s …", flush=True)
+        ingest = run_wrk(f"{base}/webhooks/8x8/", duration=args.duration, connections=args.connections,
+                         threads=args.wrk_threads, bodies=bodies)  # fmt: skip
+        time.sleep(1)  # let requests that were in flight when wrk stopped finish
+        memory = rss_mb(gunicorn.pid)
+    finally:
+        gunicorn.send_signal(signal.SIGTERM)
+        gunicorn.wait(30)
+
+    with psycopg.connect(database_url) as conn:
+        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT dedupe_key) FROM webhooks_rawevent").fetchone()
+    if not args.keep_db:
+        with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
+    import redis
+
+    redis.Redis.from_url(args.redis).delete("celery")  # the classify.process_pending messages we published
+
+    ratio = ingest["rate"] / bare["rate"] if bare["rate"] else 0.0
+    # wrk does not read answers to requests still in flight when it stops; those rows exist too.
+    lost = ingest["stored"] - rows
+    print()
+    print(f"machine: {os.cpu_count()} CPUs; gunicorn {args.workers} × {args.worker_class}"
+          f"{f' ({args.threads} threads)' if args.worker_class == 'gthread' else ''}; "
+          f"wrk {args.wrk_threads} thread(s), {args.connections} connections, {args.duration}s per run")  # fmt: skip
+    for name, r in (("bare JSON view", bare), ("webhook ingest", ingest)):
+        print(f"{name:>15}: {r['rate']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p95 {r['p95_ms']:6.2f} ms   "
+              f"p99 {r['p99_ms']:6.2f} ms   max {r['max_ms']:7.2f} ms   "
+              f"errors {r['errors']}  non-2xx {r['non2xx']}")  # fmt: skip
+    print(f"ingest answers: stored {ingest['stored']}, duplicate {ingest['duplicate']}, other {ingest['other']}")
+    print(f"rows in PostgreSQL: {rows} ({distinct} distinct keys); answered-stored but missing: {max(lost, 0)}"
+          f"; stored while wrk stopped: {max(rows - ingest['stored'], 0)}")  # fmt: skip
+    print(f"ratio ingest / bare: {ratio:.2f}")
+    print(f"web worker RSS: {', '.join(f'{m:.0f} MB' for m in memory)}")
+    checks = {
+        f"≥ {TARGET_RATE} webhooks/s": ingest["rate"] >= TARGET_RATE,
+        f"p99 < {TARGET_P99_MS:.0f} ms": ingest["p99_ms"] < TARGET_P99_MS,
+        f"≥ {TARGET_RATIO}× bare view": ratio >= TARGET_RATIO,
+        "zero lost": lost <= 0 and ingest["other"] == 0 and ingest["errors"] == 0,
+    }
+    for label, ok in checks.items():
+        print(f"  [{'ok' if ok else 'MISSED'}] {label}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

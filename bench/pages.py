@@ -1,0 +1,114 @@
+"""Server time of each dashboard page on a database filled by `manage.py generate_history`.
+
+    DATABASE_URL=postgres://postgres@localhost:5432/sipdesk_bench DJANGO_SECRET_KEY=... \
+        .venv/bin/python bench/pages.py --repeat 40
+
+Requests go through Django's full stack in-process (middleware, auth, templates) with the test
+Client, so the figures are server time without network or a WSGI server. Prints p50/p95 per page
+and whether it meets the SPEC §8 target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+
+# Production uses the hashed manifest (after collectstatic); the bench only needs the URLs.
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+from django.contrib.auth.models import Group, User  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from classify.models import Session  # noqa: E402
+
+TARGET_LIST_MS, TARGET_SESSION_MS = 150, 50
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=40)
+    args = parser.parse_args()
+
+    user, _ = User.objects.get_or_create(username="bench-support")
+    user.groups.add(Group.objects.get(name="Support"))
+    client = Client()
+    client.force_login(user)
+
+    sessions = Session.objects.count()
+    rng = random.Random(1)
+    max_id = Session.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    sample_ids = [
+        sid
+        for sid in Session.objects.filter(id__in=[rng.randint(1, max_id) for _ in range(200)]).values_list(
+            "session_id", flat=True
+        )
+    ][:50]
+    first_page = client.get("/sessions/?range=7d")
+    cursor = first_page.context["page"].next_cursor if first_page.context else None
+
+    pages: list[tuple[str, list[str], int]] = [
+        ("overview 15m", ["/?window=15m"], TARGET_LIST_MS),
+        ("overview 1h", ["/?window=1h"], TARGET_LIST_MS),
+        ("overview 24h", ["/?window=24h"], TARGET_LIST_MS),
+        ("overview 7d", ["/?window=7d"], TARGET_LIST_MS),
+        ("live feed poll", ["/feed/"], TARGET_LIST_MS),
+        ("codes 1h", ["/codes/?window=1h"], TARGET_LIST_MS),
+        ("codes 24h", ["/codes/?window=24h"], TARGET_LIST_MS),
+        ("codes 7d", ["/codes/?window=7d"], TARGET_LIST_MS),
+        ("sessions 24h", ["/sessions/"], TARGET_LIST_MS),
+        ("sessions 30d", ["/sessions/?range=30d"], TARGET_LIST_MS),
+        (
+            "sessions page 2",
+            [f"/sessions/?range=7d&after={cursor}"] if cursor else ["/sessions/?range=7d"],
+            TARGET_LIST_MS,
+        ),
+        ("sessions sip_code=486 7d", ["/sessions/?range=7d&sip_code=486"], TARGET_LIST_MS),
+        ("sessions country=LK 7d", ["/sessions/?range=7d&country=LK"], TARGET_LIST_MS),
+        ("sessions number 30d", ["/sessions/?range=30d&number=9123"], TARGET_LIST_MS),
+        ("troubleshooting 24h", ["/troubleshooting/?window=24h"], TARGET_LIST_MS),
+        ("reference", ["/reference/"], TARGET_LIST_MS),
+        ("session page", [f"/sessions/{sid}/" for sid in sample_ids], TARGET_SESSION_MS),
+    ]
+    print(f"{sessions:,} sessions; {args.repeat} requests per page after 3 warm-up requests")
+    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}")
+    for name, urls, target in pages:
+        for url in urls[:3]:
+            client.get(url)
+        timings = []
+        for i in range(args.repeat):
+            url = urls[i % len(urls)]
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        p50, p95 = statistics.median(timings), percentile(timings, 95)
+        verdict = "ok" if p95 < target else "SLOW"
+        print(f"{name:28} {p50:8.1f} {p95:8.1f} {'<' + str(target):>8} {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,419 @@
+"""Turn a webhook body, exactly as 8x8 sent it, into plain dataclasses the classifier can trust.
+
+Pure: no database, no settings. Every quirk of ``8x8-webhooks.md`` §10 is handled here so the
+rules and the pipeline never see one:
+
+- fields under ``payload`` or at the root (legacy Wavecell callbacks are flat);
+- ``details`` is a map with case-insensitive keys (``callA``/``CallA``); legs come out ordered by
+  initiated time; any key is matched case-insensitively (``SourceRefId``, ``Timestamp``);
+- the string ``"null"`` (and ``""``) mean null; numbers may be strings and strings numbers;
+- DTMF sits in one of four places; timestamps come with or without milliseconds;
+- ``NO ANSWER`` → ``NO_ANSWER``; unknown enum values are kept and reported, never rejected;
+- legacy shapes (§8): ``direction`` 0/1, ``sourceMsisdn``/``targetMsisdn``, ``status``,
+  ``sipStatus``, ``target``, the DTMF callback's ``uid``/``actionDetails``.
+
+A body that cannot be understood raises ``NormaliseError`` with a reason a person can read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SESSION_SUMMARY = "SESSION_SUMMARY"
+CALL_STATUS = "CALL_STATUS"
+CALL_ACTION = "CALL_ACTION"
+CALL_RECORDING_STATUS = "CALL_RECORDING_STATUS"
+VIRTUAL_NUMBER_UPDATE = "VIRTUAL_NUMBER_UPDATE"
+UNKNOWN = "UNKNOWN"
+KINDS = frozenset({SESSION_SUMMARY, CALL_STATUS, CALL_ACTION, CALL_RECORDING_STATUS, VIRTUAL_NUMBER_UPDATE})
+
+SESSION_STATUSES = frozenset(
+    {
+        "COMPLETED",
+        "BUSY",
+        "NO_ANSWER",
+        "FAILED",
+        "CANCELED",
+        "ERROR",
+        "COMPLETED_UNSUBSCRIBED",
+        "COMPLETED_UNSUB_ERROR",
+        "UNSUBSCRIBED_CONTACT",
+    }
+)
+LEG_STATUSES = frozenset({"COMPLETED", "BUSY", "NO_ANSWER", "FAILED", "CANCELED", "ERROR"})
+CALL_STATUSES = frozenset(
+    {
+        "CALL_INITIATED",
+        "CALL_RECEIVED",
+        "CALL_CONNECTED",
+        "CALL_DISCONNECTED",
+        "CALL_UPDATED",
+        "DTMF_RECEIVED",
+        "ACTION_COMPLETED",
+    }
+)
+# Legacy Wavecell call callbacks carried the call state in ``eventType`` and a ``status``.
+LEGACY_CALL_EVENT_TYPES = frozenset({"CALL_RECEIVED", "DTMF_RECEIVED", "CALL_INITIATED"})
+LEGACY_CALL_STATES = frozenset({"CONNECTED", "NOT_CONNECTED"})
+DIRECTIONS = frozenset({"INBOUND", "OUTBOUND"})
+CALL_TYPES = frozenset({"PSTN", "VOIP"})
+LEGACY_DIRECTIONS = {0: "INBOUND", 1: "OUTBOUND"}
+# Title-case and older spellings seen in legacy/readme-era docs.
+STATUS_ALIASES = {"NOANSWER": "NO_ANSWER", "CANCELLED": "CANCELED"}
+NULL_STRINGS = frozenset({"", "null", "none", "nil", "undefined"})
+
+
+class NormaliseError(ValueError):
+    """The body cannot be understood; the message says why (it is shown on the failed event)."""
+
+
+@dataclass(frozen=True)
+class NormalisedLeg:
+    call_id: str
+    leg_key: str = ""
+    direction: str = ""
+    call_type: str = ""
+    source: str = ""
+    destination: str = ""
+    source_country: str = ""
+    destination_country: str = ""
+    source_ref_id: str = ""
+    destination_ref_id: str = ""
+    status: str = ""  # VSS leg callStatus, normalised
+    initiated_at: datetime | None = None
+    connected_at: datetime | None = None
+    disconnected_at: datetime | None = None
+    duration_seconds: int | None = None
+    mos: float | None = None
+    packet_loss_rate: float | None = None
+    jitter_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class NormalisedEvent:
+    kind: str  # one of KINDS or UNKNOWN
+    session_id: str = ""
+    sub_account_id: str = ""
+    legacy: bool = False
+    raw_event_type: str = ""
+    event_id: str = ""
+    call_id: str = ""
+    event_time: datetime | None = None  # VCS/VCA timestamp; VSS endTime (else startTime)
+    call_status: str = ""  # VCS/VCA callStatus, normalised
+    # The leg as a VCS/VCA event describes it (direction, numbers, countries, ref ids).
+    leg: NormalisedLeg | None = None
+    sip_code: int | None = None
+    sip_code_raw: str = ""  # as sent, so "abc" can still be shown and rolled up
+    dtmf: str | None = None
+    client_action_id: str = ""
+    # VSS fields.
+    session_status: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    last_action: str = ""
+    call_count: int | None = None
+    client_request_id: str = ""
+    client_batch_id: str = ""
+    error_code: int | None = None
+    error_message: str = ""
+    version: int | None = None
+    legs: tuple[NormalisedLeg, ...] = ()
+    # "field=VALUE" for every enum value we did not recognise (kept, flagged).
+    unknown_values: tuple[str, ...] = field(default=())
+
+    @property
+    def is_summary(self) -> bool:
+        return self.kind == SESSION_SUMMARY
+
+
+# --- small value helpers ------------------------------------------------------------------
+
+
+def lower_keys(data: dict) -> dict[str, Any]:
+    """Keys compared case-insensitively (``CallA``, ``SourceRefId``, ``Timestamp``)."""
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def text(value: Any) -> str:
+    """A string field: ``None`` and the string ``"null"`` both become ``""``."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    value = str(value).strip()
+    return "" if value.lower() in NULL_STRINGS else value
+
+
+def to_int(value: Any) -> int | None:
+    """Integers, integral floats and numeric strings (``"486"``, ``" -2004 "``); else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    value = text(value)
+    if re.fullmatch(r"[+-]?\d+", value):
+        return int(value)
+    if re.fullmatch(r"[+-]?\d+\.0*", value):
+        return int(float(value))
+    return None
+
+
+def to_float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(text(value))
+    except ValueError:
+        return None
+
+
+def to_time(value: Any, name: str) -> datetime | None:
+    """ISO 8601 with or without milliseconds; ``Z``, an offset or naive (read as UTC)."""
+    value = text(value)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise NormaliseError(f"{name} {value[:40]!r} is not an ISO 8601 timestamp") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def enum(value: Any, known: frozenset[str], name: str, unknown: list[str]) -> str:
+    """Upper-case, spaces to underscores (``NO ANSWER``); unknown values kept and reported."""
+    value = text(value)
+    if not value:
+        return ""
+    value = re.sub(r"[\s-]+", "_", value.upper())
+    value = STATUS_ALIASES.get(value, value)
+    if value not in known:
+        unknown.append(f"{name}={value}")
+    return value
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+
+def normalise(body: Any) -> NormalisedEvent:
+    """Normalise one webhook body (already parsed JSON)."""
+    if not isinstance(body, dict):
+        raise NormaliseError(f"body is a JSON {type(body).__name__}, not an object")
+    root = lower_keys(body)
+    wrapped = isinstance(root.get("payload"), dict)
+    fields = {**root, **lower_keys(root["payload"])} if wrapped else root
+    event_type = enum(root.get("eventtype") or fields.get("eventtype"), KINDS, "eventType", [])
+
+    if event_type == SESSION_SUMMARY or (not event_type and "sessionstatus" in fields):
+        return _summary(fields, event_type or SESSION_SUMMARY, legacy=False)
+    if event_type in (CALL_STATUS, CALL_ACTION):
+        return _call_event(fields, event_type, legacy=not wrapped and _looks_legacy(fields))
+    if event_type == CALL_RECORDING_STATUS:
+        return _session_only(fields, event_type)
+    if event_type == VIRTUAL_NUMBER_UPDATE:
+        return NormalisedEvent(kind=VIRTUAL_NUMBER_UPDATE, sub_account_id=text(fields.get("subaccountid")))
+
+    # Legacy Wavecell shapes (8x8-webhooks.md §8): flat, no envelope.
+    if not wrapped:
+        if not event_type and isinstance(fields.get("details"), dict) and "status" in fields:
+            return _summary(fields, "", legacy=True)
+        if not event_type and "uid" in fields and isinstance(fields.get("actiondetails"), dict):
+            return _legacy_dtmf_callback(fields)
+        if event_type in LEGACY_CALL_EVENT_TYPES or (not event_type and _looks_legacy(fields)):
+            return _call_event(fields, event_type, legacy=True)
+
+    if event_type and text(fields.get("sessionid")):
+        # An event type 8x8 may add later: keep it on its session, flag the value.
+        return _session_only(fields, UNKNOWN, unknown=[f"eventType={event_type}"])
+    if event_type:
+        raise NormaliseError(f"unknown eventType {event_type!r} and no sessionId to attach it to")
+    raise NormaliseError("no eventType and not a recognisable legacy callback (no sessionId/status/msisdn fields)")
+
+
+def _looks_legacy(fields: dict[str, Any]) -> bool:
+    return any(k in fields for k in ("sourcemsisdn", "targetmsisdn", "sipstatus")) or (
+        "status" in fields and "callid" in fields and "callstatus" not in fields
+    )
+
+
+def _require_session_id(fields: dict[str, Any], kind: str) -> str:
+    session_id = text(fields.get("sessionid"))
+    if not session_id:
+        raise NormaliseError(f"{kind or 'legacy'} event without a sessionId")
+    return session_id[:64]  # as the receiver stores it on RawEvent.session_id
+
+
+def _sip(fields: dict[str, Any]) -> tuple[int | None, str]:
+    raw = fields.get("sipcode", fields.get("sipstatus"))
+    code = to_int(raw)
+    # "486", 486 and 486.0 are one code; the raw text is kept only for codes that are not numbers.
+    return code, str(code) if code is not None else text(raw)
+
+
+def _dtmf(fields: dict[str, Any]) -> str | None:
+    """The four places DTMF has been seen (8x8-webhooks.md §4.1)."""
+    event_data = fields.get("eventdata")
+    if isinstance(event_data, dict):
+        value = text(lower_keys(event_data).get("dtmf"))  # 1. payload.eventData.dtmf
+        if value:
+            return value
+    elif text(event_data):
+        return text(event_data)  # 3. eventData as a plain string ("V2")
+    details = fields.get("actiondetails")
+    if isinstance(details, dict) and text(lower_keys(details).get("dtmf")):
+        return text(lower_keys(details).get("dtmf"))  # legacy DTMF callback
+    value = fields.get("dtmf")  # 2. payload.dtmf, 4. legacy root number
+    return text(value) or None
+
+
+def _direction(value: Any, unknown: list[str]) -> str:
+    number = to_int(value) if not isinstance(value, str) or value.strip().isdigit() else None
+    if number is not None:
+        if number in LEGACY_DIRECTIONS:
+            return LEGACY_DIRECTIONS[number]
+        unknown.append(f"direction={number}")
+        return str(number)
+    return enum(value, DIRECTIONS, "callDirection", unknown)
+
+
+def _leg(call_id: str, data: dict[str, Any], unknown: list[str], leg_key: str = "") -> NormalisedLeg:
+    quality = data.get("callquality")
+    quality = lower_keys(quality) if isinstance(quality, dict) else {}
+    return NormalisedLeg(
+        call_id=call_id,
+        leg_key=leg_key,
+        direction=_direction(data.get("calldirection", data.get("direction")), unknown),
+        call_type=enum(data.get("calltype", data.get("type")), CALL_TYPES, "callType", unknown),
+        source=text(data.get("source", data.get("sourcemsisdn"))),
+        destination=text(data.get("destination", data.get("target", data.get("targetmsisdn")))),
+        source_country=text(data.get("sourcecountrycode", data.get("country"))).upper()[:8],
+        destination_country=text(data.get("destinationcountrycode", data.get("targetcountrycode"))).upper()[:8],
+        source_ref_id=text(data.get("sourcerefid", data.get("numberreferenceid", data.get("referenceid")))),
+        destination_ref_id=text(data.get("destinationrefid")),
+        status=enum(data.get("callstatus", data.get("status")), LEG_STATUSES, "leg callStatus", unknown)
+        if leg_key
+        else "",
+        initiated_at=to_time(data.get("initiatedtimestamp"), "initiatedTimestamp"),
+        connected_at=to_time(data.get("connectedtimestamp"), "connectedTimestamp"),
+        disconnected_at=to_time(data.get("disconnectedtimestamp"), "disconnectedTimestamp"),
+        duration_seconds=to_int(data.get("callduration", data.get("duration"))),
+        mos=to_float(quality.get("mos")),
+        packet_loss_rate=to_float(quality.get("packetlossrate")),
+        jitter_ms=to_int(quality.get("jitter")),
+    )
+
+
+def _summary(fields: dict[str, Any], kind: str, *, legacy: bool) -> NormalisedEvent:
+    unknown: list[str] = []
+    session_id = _require_session_id(fields, kind)
+    details = fields.get("details")
+    if details is not None and not isinstance(details, dict):
+        raise NormaliseError(f"details is a JSON {type(details).__name__}, not a map of legs")
+    legs = []
+    for key, value in (details or {}).items():
+        if not isinstance(value, dict):
+            raise NormaliseError(f"details.{key} is not an object")
+        leg = lower_keys(value)
+        call_id = text(leg.get("callid", leg.get("id")))
+        if not call_id:
+            raise NormaliseError(f"details.{key} has no callId")
+        # "CallA" and "callA" are the same leg key.
+        normal_key = key[:1].lower() + key[1:] if key else key
+        legs.append(_leg(call_id[:64], leg, unknown, leg_key=normal_key or "?"))
+    far = datetime.max.replace(tzinfo=UTC)
+    legs.sort(key=lambda leg: (leg.initiated_at or far, leg.leg_key.lower(), leg.call_id))
+
+    status = enum(fields.get("sessionstatus", fields.get("status")), SESSION_STATUSES, "sessionStatus", unknown)
+    error = fields.get("errordetails")
+    error = lower_keys(error) if isinstance(error, dict) else {}
+    start_time = to_time(fields.get("starttime"), "startTime")
+    end_time = to_time(fields.get("endtime"), "endTime")
+    return NormalisedEvent(
+        kind=SESSION_SUMMARY,
+        legacy=legacy,
+        raw_event_type=text(fields.get("eventtype")),
+        session_id=session_id,
+        sub_account_id=text(fields.get("subaccountid")),
+        event_time=end_time or start_time,
+        session_status=status,
+        start_time=start_time,
+        end_time=end_time,
+        last_action=text(fields.get("lastaction"))[:40],
+        call_count=to_int(fields.get("callcount")),
+        client_request_id=text(fields.get("clientrequestid"))[:100],
+        client_batch_id=text(fields.get("clientbatchid"))[:100],
+        error_code=to_int(error.get("errorcode")),
+        error_message=text(error.get("errormsg", error.get("errormessage"))),
+        version=to_int(fields.get("version")),
+        legs=tuple(legs),
+        unknown_values=tuple(unknown),
+    )
+
+
+def _call_event(fields: dict[str, Any], kind: str, *, legacy: bool) -> NormalisedEvent:
+    unknown: list[str] = []
+    session_id = _require_session_id(fields, kind)
+    call_id = text(fields.get("callid"))[:64]
+    if legacy:
+        # Wavecell callbacks: the call state is the eventType itself (CALL_RECEIVED, …).
+        call_status = enum(kind, CALL_STATUSES, "eventType", unknown)
+        kind = CALL_STATUS
+        legacy_state = text(fields.get("status")).upper()
+        if legacy_state and legacy_state not in LEGACY_CALL_STATES:
+            unknown.append(f"status={legacy_state}")
+    else:
+        call_status = enum(fields.get("callstatus"), CALL_STATUSES, "callStatus", unknown)
+    sip_code, sip_code_raw = _sip(fields)
+    return NormalisedEvent(
+        kind=kind,
+        legacy=legacy,
+        raw_event_type=text(fields.get("eventtype")),
+        session_id=session_id,
+        sub_account_id=text(fields.get("subaccountid")),
+        event_id=text(fields.get("eventid")),
+        call_id=call_id,
+        event_time=to_time(fields.get("timestamp"), "timestamp"),
+        call_status=call_status,
+        leg=_leg(call_id, fields, unknown) if call_id else None,
+        sip_code=sip_code,
+        sip_code_raw=sip_code_raw[:32],
+        dtmf=_dtmf(fields),
+        client_action_id=text(fields.get("clientactionid")),
+        version=to_int(fields.get("version")),
+        unknown_values=tuple(unknown),
+    )
+
+
+def _session_only(fields: dict[str, Any], kind: str, unknown: list[str] | None = None) -> NormalisedEvent:
+    return NormalisedEvent(
+        kind=kind,
+        raw_event_type=text(fields.get("eventtype")),
+        session_id=_require_session_id(fields, kind),
+        sub_account_id=text(fields.get("subaccountid")),
+        event_time=to_time(fields.get("timestamp"), "timestamp"),
+        unknown_values=tuple(unknown or ()),
+    )
+
+
+def _legacy_dtmf_callback(fields: dict[str, Any]) -> NormalisedEvent:
+    """``{uid, status: {code: "DTMF", timestamp}, destination, clientRequestId, actionDetails}``."""
+    status = fields.get("status")
+    status = lower_keys(status) if isinstance(status, dict) else {}
+    session_id = text(fields.get("uid"))[:64]
+    if not session_id:
+        raise NormaliseError("legacy DTMF callback without a uid")
+    return NormalisedEvent(
+        kind=CALL_ACTION,
+        legacy=True,
+        session_id=session_id,
+        event_time=to_time(status.get("timestamp"), "status.timestamp"),
+        call_status="DTMF_RECEIVED",
+        dtmf=_dtmf(fields),
+        client_request_id=text(fields.get("clientrequestid"))[:100],
+    )

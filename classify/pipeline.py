@@ -1,0 +1,491 @@
+"""The database side of classification: claim pending raw events, derive, upsert, roll up.
+
+One transaction per batch. Rows are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` so
+parallel workers never take the same event; a worker killed mid-batch rolls the whole batch
+back and the events are simply pending again.
+
+Order independence: every session touched by a batch is re-derived from *all* its stored
+events (``rules.derive_session``), never patched incrementally, so the arrival order, the way
+events were split into batches and ``reclassify`` all give the same sessions and legs. Rollup
+buckets touched by the batch are recomputed from the Session / EventClassification tables
+(delete + insert), which makes them idempotent and equal to the true counts by construction.
+The one order-dependent fact, ``out_of_order``, is defined on arrival order (raw event id), so
+it is still the same for every processing order of the same stored rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from classify.models import (
+    BucketSize,
+    CallLeg,
+    CodeRollup,
+    EventClassification,
+    Session,
+    SessionRollup,
+    SipClassLabel,
+)
+from classify.normalise import NormalisedEvent, NormaliseError, normalise
+from classify.rules import Derived, StoredEvent, derive_session
+from reference.snapshot import ReferenceSnapshot, load_snapshot
+from webhooks.models import EventState, RawEvent
+
+log = logging.getLogger(__name__)
+
+# Minute rollups are kept this long; older hours are recomputed from the Session table.
+MINUTE_ROLLUP_RETENTION = timedelta(days=2)
+ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup rewrite at a time across workers
+
+SESSION_FIELDS = [
+    "sub_account_id",
+    "product",
+    "status",
+    "outcome_group",
+    "fault_side",
+    "start_time",
+    "end_time",
+    "duration_seconds",
+    "last_action",
+    "call_count",
+    "client_request_id",
+    "client_batch_id",
+    "error_code",
+    "error_message",
+    "primary_cause",
+    "primary_cause_kind",
+    "primary_sip_code",
+    "retry_advice",
+    "responsibility",
+    "anomalies",
+    "first_event_at",
+    "last_event_at",
+    "summary_received",
+]
+LEG_FIELDS = [
+    "leg_key",
+    "direction",
+    "call_type",
+    "source",
+    "destination",
+    "source_country",
+    "destination_country",
+    "source_ref_id",
+    "destination_ref_id",
+    "status",
+    "status_at",
+    "final_status",
+    "last_sip_code",
+    "last_sip_code_at",
+    "final_sip_code",
+    "initiated_at",
+    "connected_at",
+    "disconnected_at",
+    "duration_seconds",
+    "mos",
+    "packet_loss_rate",
+    "jitter_ms",
+]
+VERDICT_FIELDS = [
+    "event_time",
+    "call_status",
+    "sip_code",
+    "sip_code_raw",
+    "sip_class",
+    "is_final",
+    "outcome_group",
+    "retry_advice",
+    "responsibility",
+    "troubleshooting_ids",
+    "anomalies",
+]
+
+
+def process_pending(batch_size: int | None = None) -> int:
+    """Classify one batch of pending events; returns how many events it took (0: nothing to do)."""
+    size = batch_size or settings.SIPDESK_CLASSIFY_BATCH_SIZE
+    with transaction.atomic():
+        claimed = list(
+            RawEvent.objects.select_for_update(skip_locked=True)
+            .filter(state=EventState.PENDING)
+            .order_by("id")
+            .values_list("id", "body", "deliveries", "received_at", "session_id")[:size]
+        )
+        if not claimed:
+            return 0
+        with connection.cursor() as cursor:
+            # Everything written here is derived and rebuilt from raw events: a crash may lose the
+            # last few commits, but then the events' "processed" mark is lost with them (same
+            # transaction), so they are simply classified again. Saves a WAL flush per batch.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        process_rows(claimed, load_snapshot())
+    return len(claimed)
+
+
+def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot) -> None:
+    """Classify claimed ``(id, body, deliveries, received_at, session_id)`` rows (inside a transaction)."""
+    now = timezone.now()
+    batch: dict[int, StoredEvent] = {}
+    failures: dict[int, str] = {}
+    for event_id, body, deliveries, received_at, _ in rows:
+        try:
+            batch[event_id] = StoredEvent(event_id, deliveries, received_at, _normalise(event_id, received_at, body))
+        except NormaliseError as exc:
+            failures[event_id] = str(exc)
+        except Exception as exc:  # a parser bug must not block the batch either
+            log.exception("normaliser crashed on raw event %s", event_id)
+            failures[event_id] = f"normaliser crashed: {type(exc).__name__}: {exc}"[:500]
+
+    session_ids = sorted({s.event.session_id for s in batch.values() if s.event.session_id})
+    with connection.cursor() as cursor:
+        existing = _lock_sessions(cursor, session_ids)
+        events_by_session = _all_events_of(
+            cursor, session_ids, batch, [row[0] for row in rows], {row[4] for row in rows if row[4]}
+        )
+
+        derived: dict[str, Derived] = {}
+        for session_id in session_ids:
+            keep_flag = existing.get(session_id, (None, False))[1]
+            derived[session_id] = derive_session(
+                session_id, events_by_session[session_id], snapshot, keep_missing_summary=keep_flag
+            )
+
+        session_pks = _upsert_sessions(cursor, derived, now)
+        leg_pks = _upsert_legs(cursor, derived, session_pks)
+        _write_verdicts(cursor, batch, derived, session_pks, leg_pks, now)
+        _mark(cursor, list(batch), failures, now)
+
+    minutes = set()
+    for session_id, result in derived.items():
+        for moment in (existing.get(session_id, (None, False))[0], _rollup_at(result)):
+            if moment:
+                minutes.add(_floor(moment, BucketSize.MINUTE))
+    code_minutes = {
+        _floor(v.event_time, BucketSize.MINUTE)
+        for result in derived.values()
+        for v in result.verdicts.values()
+        if v.is_final and v.sip_code_raw and v.event_time
+    }
+    code_minutes |= {
+        _floor(s.time, BucketSize.MINUTE) for s in batch.values() if not s.event.session_id and s.event.sip_code_raw
+    }
+    recompute_rollups(minutes, code_minutes, now=now)
+
+
+# --- normalised bodies, cached ------------------------------------------------------------
+
+# Raw bodies never change (RawEvent is append-only), so the normalised form of one is kept and
+# reused when a later batch re-reads the earlier events of a session it touches: in live traffic
+# a session's events trickle in over seconds, so each is otherwise re-normalised several times.
+# Keyed by id and checked against received_at, so a reused id (a truncated table) cannot return
+# another body's result. Bounded: the oldest entries go first.
+NORMALISED_CACHE_SIZE = 20_000
+_normalised_cache: dict[int, tuple[datetime, NormalisedEvent]] = {}
+
+
+def _normalise(event_id: int, received_at: datetime, body: Any) -> NormalisedEvent:
+    """``normalise(body)``, reusing an earlier result for the same stored event."""
+    hit = _normalised_cache.get(event_id)
+    if hit is not None and hit[0] == received_at:
+        return hit[1]
+    if isinstance(body, str):  # a raw cursor hands jsonb over as text
+        body = json.loads(body)
+    event = normalise(body)  # raises for a body it cannot understand: not cached, fails again
+    if len(_normalised_cache) >= NORMALISED_CACHE_SIZE:
+        for old in list(islice(_normalised_cache, NORMALISED_CACHE_SIZE // 4)):
+            del _normalised_cache[old]
+    _normalised_cache[event_id] = (received_at, event)
+    return event
+
+
+# --- reading ------------------------------------------------------------------------------
+# Raw SQL from here on: the ORM's per-object work (model instances, per-field preparation,
+# client-side quoting of every value) was half of a batch's time. Table and column names come
+# from the models, values are always bound parameters.
+
+
+def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, tuple[datetime | None, bool]]:
+    """Lock the batch's existing sessions; returns ``session_id -> (rollup_at, has missing_summary)``.
+
+    Serialises work on one session across workers: whoever commits last read everything. Rows
+    are locked in session_id order so two workers cannot deadlock on each other's sessions."""
+    if not session_ids:
+        return {}
+    cursor.execute(
+        "SELECT session_id, rollup_at, anomalies @> %s::jsonb FROM classify_session"
+        " WHERE session_id = ANY(%s::text[]) ORDER BY session_id FOR UPDATE",
+        ['["missing_summary"]', session_ids],
+    )
+    return {session_id: (rollup_at, bool(flag)) for session_id, rollup_at, flag in cursor.fetchall()}
+
+
+def _all_events_of(
+    cursor: Any,
+    session_ids: Sequence[str],
+    batch: dict[int, StoredEvent],
+    claimed_ids: list[int],
+    raw_session_ids: set[str],
+) -> dict[str, list[StoredEvent]]:
+    """Every stored, understandable event of these sessions: the batch plus what is already stored
+    (processed, or pending in another worker's batch; failed rows cannot be read)."""
+    by_session: dict[str, list[StoredEvent]] = defaultdict(list)
+    for stored in batch.values():
+        if stored.event.session_id:
+            by_session[stored.event.session_id].append(stored)
+    if not session_ids:
+        return by_session
+    # The receiver's session_id column can differ from the normalised one (legacy shapes), so
+    # both are looked up and the normalised id decides.
+    cursor.execute(
+        "SELECT id, deliveries, received_at, body FROM webhooks_rawevent"
+        " WHERE session_id = ANY(%s::text[]) AND state <> %s AND NOT (id = ANY(%s::bigint[]))",
+        [sorted(set(session_ids) | raw_session_ids), EventState.FAILED.value, claimed_ids],
+    )
+    wanted = set(session_ids)
+    for event_id, deliveries, received_at, body in cursor.fetchall():
+        try:
+            event = _normalise(event_id, received_at, body)
+        except Exception:  # noqa: S112 - its own batch marks it failed
+            continue
+        if event.session_id in wanted:
+            by_session[event.session_id].append(StoredEvent(event_id, deliveries, received_at, event))
+    return by_session
+
+
+def _rollup_at(result: Derived) -> datetime | None:
+    return result.session.start_time or result.session.first_event_at
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _table(model: type) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _columns(model: type, names: Iterable[str]) -> list[str]:
+    return [connection.ops.quote_name(model._meta.get_field(name).column) for name in names]
+
+
+def _jsonb(values: Iterable) -> str:
+    return json.dumps(list(values))
+
+
+def _copy(cursor: Any, table: str, columns: list[str], rows: Iterable[Sequence]) -> None:
+    """Stream rows into a table with COPY: the fastest way into PostgreSQL, one round trip."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _stage(cursor: Any, model: type, columns: list[str]) -> str:
+    """A temporary table with these columns of ``model``'s table (same types), for COPY + upsert.
+
+    Created once per connection and emptied at every commit; emptied here as well because a
+    caller's outer transaction (a test, ``reclassify``) may run several batches before one."""
+    name = connection.ops.quote_name(f"stage_{model._meta.db_table}")
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS"  # noqa: S608 - model metadata only
+        f" AS SELECT {', '.join(columns)} FROM {_table(model)} WITH NO DATA"
+    )
+    cursor.execute(f"DELETE FROM {name}")  # noqa: S608 - model metadata only
+    return name
+
+
+def _upsert(cursor: Any, model: type, key: str, names: list[str], rows: list[Sequence]) -> dict[str, int]:
+    """Insert or update ``rows`` (values for ``key`` then ``names``) on ``key``; returns key -> pk.
+
+    COPY cannot resolve conflicts, so rows go to a staging table first, then one
+    ``INSERT … ON CONFLICT DO UPDATE`` moves them (in key order, like the row locks)."""
+    columns = _columns(model, [key, *names])
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1:])
+    stage = _stage(cursor, model, columns)
+    _copy(cursor, stage, columns, rows)
+    cursor.execute(
+        f"INSERT INTO {_table(model)} ({', '.join(columns)})"  # noqa: S608 - model metadata only
+        f" SELECT {', '.join(columns)} FROM {stage} ORDER BY {columns[0]}"
+        f" ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
+        f" RETURNING {columns[0]}, {connection.ops.quote_name(model._meta.pk.column)}"
+    )
+    return dict(cursor.fetchall())
+
+
+def _upsert_sessions(cursor: Any, derived: dict[str, Derived], now: datetime) -> dict[str, int]:
+    if not derived:
+        return {}
+    rows = []
+    for session_id, result in derived.items():
+        session = result.session
+        values = [getattr(session, name) for name in SESSION_FIELDS]
+        values[SESSION_FIELDS.index("anomalies")] = _jsonb(session.anomalies)
+        rows.append([session_id, *values, _rollup_at(result), now])
+    return _upsert(cursor, Session, "session_id", [*SESSION_FIELDS, "rollup_at", "updated_at"], rows)
+
+
+def _upsert_legs(cursor: Any, derived: dict[str, Derived], session_pks: dict[str, int]) -> dict[str, int]:
+    rows = [
+        [leg.call_id, session_pks[session_id], *(getattr(leg, name) for name in LEG_FIELDS)]
+        for session_id, result in derived.items()
+        for leg in result.legs
+    ]
+    if not rows:
+        return {}
+    return _upsert(cursor, CallLeg, "call_id", ["session", *LEG_FIELDS], rows)
+
+
+# An account-level event (VNU …) has no session: its classification is the empty verdict.
+EMPTY_VERDICT = ["", None, "", SipClassLabel.NONE.value, False, "", "", "", "[]", "[]"]
+
+
+def _write_verdicts(
+    cursor: Any,
+    batch: dict[int, StoredEvent],
+    derived: dict[str, Derived],
+    session_pks: dict[str, int],
+    leg_pks: dict[str, int],
+    now: datetime,
+) -> None:
+    if not batch:
+        return
+    rows = []
+    for event_id, stored in batch.items():
+        session_id = stored.event.session_id
+        if session_id:
+            v = derived[session_id].verdicts[event_id]
+            rows.append([
+                event_id, session_pks[session_id], leg_pks.get(v.call_id), stored.time,
+                v.call_status, v.sip_code, v.sip_code_raw, v.sip_class, v.is_final, v.outcome_group,
+                v.retry_advice, v.responsibility, _jsonb(v.troubleshooting_ids), _jsonb(v.anomalies), now,
+            ])  # fmt: skip
+        else:
+            rows.append([event_id, None, None, stored.time, *EMPTY_VERDICT, now])
+    # An event is classified again after ``reclassify`` or a re-pend: replace its old verdict.
+    # Delete + COPY is an upsert here, and several times faster than INSERT … ON CONFLICT.
+    cursor.execute("DELETE FROM classify_eventclassification WHERE event_id = ANY(%s::bigint[])", [list(batch)])
+    names = ["event", "session", "call_leg", *VERDICT_FIELDS, "classified_at"]
+    _copy(cursor, _table(EventClassification), _columns(EventClassification, names), rows)
+
+
+def _mark(cursor: Any, processed: list[int], failures: dict[int, str], now: datetime) -> None:
+    if processed:
+        cursor.execute(
+            "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1,"
+            " last_error = '' WHERE id = ANY(%s::bigint[])",
+            [EventState.PROCESSED.value, now, processed],
+        )
+    for event_id, reason in failures.items():
+        cursor.execute(
+            "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1,"
+            " last_error = %s WHERE id = %s",
+            [EventState.FAILED.value, now, reason[:2000], event_id],
+        )
+
+
+# --- rollups ------------------------------------------------------------------------------
+
+WIDTH = {BucketSize.MINUTE: timedelta(minutes=1), BucketSize.HOUR: timedelta(hours=1)}
+
+
+def _floor(moment: datetime, size: str) -> datetime:
+    moment = moment.astimezone(UTC)
+    if size == BucketSize.MINUTE:
+        return moment.replace(second=0, microsecond=0)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _lock_rollups() -> None:
+    # Two workers rewriting the same bucket would both delete and then collide on insert.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
+
+
+def recompute_rollups(
+    session_minutes: set[datetime], code_minutes: set[datetime], *, now: datetime | None = None
+) -> None:
+    """Rewrite the given minute buckets and the hour buckets containing them from the source
+    tables. Must run inside the batch's transaction."""
+    if not session_minutes and not code_minutes:
+        return
+    now = now or timezone.now()
+    _lock_rollups()
+    cutoff = _floor(now - MINUTE_ROLLUP_RETENTION, BucketSize.HOUR)
+    for model, minutes in ((SessionRollup, session_minutes), (CodeRollup, code_minutes)):
+        if not minutes:
+            continue
+        recent = {m for m in minutes if m >= cutoff}
+        _rewrite(model, BucketSize.MINUTE, recent, from_minutes=False)
+        hours = {_floor(m, BucketSize.HOUR) for m in minutes}
+        _rewrite(model, BucketSize.HOUR, {h for h in hours if h >= cutoff}, from_minutes=True)
+        _rewrite(model, BucketSize.HOUR, {h for h in hours if h < cutoff}, from_minutes=False)
+
+
+# Each rewrite is one DELETE and one INSERT … SELECT … GROUP BY, computed where the data is.
+# ``%(starts)s`` lists the bucket starts; a row counts in the bucket whose [start, start + width)
+# holds its time (what truncating the time to the bucket gives), and the range join uses the
+# time indexes. The SQL is constant: values are always parameters.
+_ROLLUP_SQL = {
+    (SessionRollup, False): """
+        INSERT INTO classify_sessionrollup
+            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, count)
+        SELECT %(size)s, b.start, s.sub_account_id, s.product, s.status, s.outcome_group, count(*)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN classify_session s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
+        GROUP BY b.start, s.sub_account_id, s.product, s.status, s.outcome_group""",
+    # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
+    (SessionRollup, True): """
+        INSERT INTO classify_sessionrollup
+            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, count)
+        SELECT %(size)s, b.start, r.sub_account_id, r.product, r.status, r.outcome_group, sum(r.count)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN classify_sessionrollup r ON r.bucket_size = %(minute)s
+         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
+        GROUP BY b.start, r.sub_account_id, r.product, r.status, r.outcome_group""",
+    # Final events with a code, by event time. Account-level events have no leg or session:
+    # their direction, country and sub-account count as "".
+    (CodeRollup, False): """
+        INSERT INTO classify_coderollup
+            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
+        SELECT %(size)s, b.start, e.sip_code_raw, e.sip_class, coalesce(l.direction, ''),
+               coalesce(l.destination_country, ''), coalesce(s.sub_account_id, ''), count(*)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN classify_eventclassification e ON e.is_final AND e.sip_code_raw <> ''
+         AND e.event_time >= b.start AND e.event_time < b.start + %(width)s::interval
+        LEFT JOIN classify_callleg l ON l.id = e.call_leg_id
+        LEFT JOIN classify_session s ON s.id = e.session_id
+        GROUP BY 2, 3, 4, 5, 6, 7""",
+    (CodeRollup, True): """
+        INSERT INTO classify_coderollup
+            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
+        SELECT %(size)s, b.start, r.sip_code, r.sip_class, r.direction, r.destination_country, r.sub_account_id,
+               sum(r.count)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN classify_coderollup r ON r.bucket_size = %(minute)s
+         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
+        GROUP BY 2, 3, 4, 5, 6, 7""",
+}
+_ROLLUP_DELETE_SQL = {
+    model: f"DELETE FROM {model._meta.db_table} WHERE bucket_size = %(size)s"  # noqa: S608 - model metadata only
+    " AND bucket_start = ANY(%(starts)s::timestamptz[])"
+    for model in (SessionRollup, CodeRollup)
+}
+
+
+def _rewrite(model: type, size: str, starts: set[datetime], *, from_minutes: bool) -> None:
+    """Replace the ``size`` buckets starting at ``starts``, counted from the source tables or,
+    for ``from_minutes``, summed from the minute buckets."""
+    if not starts:
+        return
+    params = {"size": size, "starts": sorted(starts), "width": WIDTH[size], "minute": BucketSize.MINUTE.value}
+    with connection.cursor() as cursor:
+        cursor.execute(_ROLLUP_DELETE_SQL[model], params)
+        cursor.execute(_ROLLUP_SQL[model, from_minutes], params)

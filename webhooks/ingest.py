@@ -1,0 +1,293 @@
+"""The one code path that turns a delivered body into a stored RawEvent.
+
+Used by the receive view and by ``manage.py import_events``, so a replayed file is parsed,
+deduplicated and stored exactly like a live delivery. The hot path is: bound the nesting
+depth, parse, read a handful of ids, then ONE ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id`` (one statement, one round trip, its own transaction). The database's unique
+constraint decides duplicates, so two identical deliveries racing each other still leave one
+row (a cache with a TTL cannot promise that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from webhooks import enqueue, tallies
+from webhooks.models import EventState, EventType, RawEvent
+
+log = logging.getLogger(__name__)
+
+KNOWN_EVENT_TYPES = frozenset(
+    {
+        EventType.SESSION_SUMMARY,
+        EventType.CALL_STATUS,
+        EventType.CALL_ACTION,
+        EventType.CALL_RECORDING_STATUS,
+        EventType.VIRTUAL_NUMBER_UPDATE,
+    }
+)
+# Kinds whose deliveries carry a unique eventId (the idempotency key 8x8 recommends).
+_EVENT_ID_KINDS = frozenset({EventType.CALL_STATUS, EventType.CALL_ACTION})
+_ID_MAX = 64  # session_id / call_id / sub_account_id column width
+_KEY_MAX = 200  # dedupe_key column width
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to one body. ``http_status`` is what the view answers."""
+
+    http_status: int
+    status: str  # "stored" | "duplicate" | "refused"
+    event_id: int | None = None
+    reason: str = ""
+    event_type: str = ""
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        if self.status == "refused":
+            return {"error": self.reason, "detail": self.detail} if self.detail else {"error": self.reason}
+        return {"status": self.status, "id": self.event_id}
+
+
+def _refused(http_status: int, reason: str, detail: str = "") -> IngestResult:
+    return IngestResult(http_status=http_status, status="refused", reason=reason, detail=detail)
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def nesting_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """True when JSON containers nest deeper than ``limit``.
+
+    Runs before json.loads, whose C decoder recurses and can raise RecursionError (or worse)
+    on absurd nesting. Counting brackets is a C-speed shortcut: a body with fewer brackets
+    than the limit cannot be too deep, which is every real 8x8 body.
+    """
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return False
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub(b"", raw)):
+        if match.group() in (b"{", b"["):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN / Infinity are Python extensions to JSON; PostgreSQL's jsonb rejects them.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(raw: bytes) -> dict[str, Any] | IngestResult:
+    """Decode and parse a body, or say precisely why it cannot be stored."""
+    if not raw.strip():
+        return _refused(400, "empty_body")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _refused(400, "invalid_utf8", f"byte {exc.start}")
+    if nesting_depth_exceeds(raw, settings.SIPDESK_WEBHOOK_MAX_DEPTH):
+        return _refused(400, "too_deep", f"nesting deeper than {settings.SIPDESK_WEBHOOK_MAX_DEPTH}")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        return _refused(400, "invalid_json", str(exc)[:200])
+    if not isinstance(value, dict):
+        return _refused(400, "not_an_object", f"got a JSON {type(value).__name__}")
+    return value
+
+
+# --- reading ids -----------------------------------------------------------------------
+
+
+def _short(value: Any, limit: int = _ID_MAX) -> str:
+    """An id column value: strings and integers only, cut to the column width."""
+    if isinstance(value, str):
+        return value.strip()[:limit]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)[:limit]
+    return ""
+
+
+def detect_event_type(body: dict[str, Any]) -> str:
+    """The kind comes from ``eventType``; envelope-less legacy bodies are recognised by their fields."""
+    kind = body.get("eventType")
+    if isinstance(kind, str) and kind in KNOWN_EVENT_TYPES:
+        return kind
+    if "payload" in body:
+        return EventType.UNKNOWN
+    # Wavecell-era "call handle" / legacy call status: flat, msisdn fields, eventType like CALL_RECEIVED.
+    if "sourceMsisdn" in body or "targetMsisdn" in body:
+        return EventType.CALL_STATUS
+    # Wavecell-era "aggregated call status": the predecessor of the session summary.
+    if "sessionId" in body and isinstance(body.get("details"), dict) and "status" in body:
+        return EventType.SESSION_SUMMARY
+    # Voice Messaging DTMF callback: {uid, status: {code: "DTMF"}, actionDetails: {dtmf}}.
+    if "uid" in body and isinstance(body.get("actionDetails"), dict):
+        return EventType.CALL_ACTION
+    return EventType.UNKNOWN
+
+
+def canonical_hash(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dedupe_key(event_type: str, fields: dict[str, Any], body: dict[str, Any]) -> str:
+    """eventId for VCS/VCA, SESSION_SUMMARY:<sessionId> for VSS, else a hash of the body."""
+    # An id that does not fit the key column is not cut (two events could then share a key): hash instead.
+    if event_type in _EVENT_ID_KINDS:
+        event_id = fields.get("eventId")
+        if isinstance(event_id, str) and 0 < len(event_id.strip()) <= _KEY_MAX:
+            return event_id.strip()
+    elif event_type == EventType.SESSION_SUMMARY:
+        session_id = fields.get("sessionId")
+        if isinstance(session_id, str) and 0 < len(session_id.strip()) <= _KEY_MAX - len("SESSION_SUMMARY:"):
+            return f"SESSION_SUMMARY:{session_id.strip()}"
+    return canonical_hash(body)
+
+
+def describe(body: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """(event_type, dedupe_key, session_id, call_id, sub_account_id) for a parsed body."""
+    event_type = detect_event_type(body)
+    payload = body.get("payload")
+    fields = payload if isinstance(payload, dict) else body  # fields sit in payload, else at the root
+    session_id = _short(fields.get("sessionId")) or _short(fields.get("uid"))
+    return (
+        event_type,
+        dedupe_key(event_type, fields, body),
+        session_id,
+        _short(fields.get("callId")),
+        _short(fields.get("subAccountId")),
+    )
+
+
+def _clean_ip(remote_addr: str | None) -> str | None:
+    if not remote_addr:
+        return None
+    try:
+        return str(ipaddress.ip_address(remote_addr.strip()))
+    except ValueError:
+        return None
+
+
+# --- storing ---------------------------------------------------------------------------
+
+_COLUMNS = (
+    "received_at, event_type, dedupe_key, session_id, call_id, sub_account_id, body, remote_addr, "
+    "user_agent, content_length, deliveries, last_delivered_at, state, attempts, last_error"
+)
+
+
+def _insert_sql() -> str:
+    table = connection.ops.quote_name(RawEvent._meta.db_table)
+    # PostgreSQL parses the received text straight into jsonb (no re-serialising in Python);
+    # SQLite keeps JSON as text, which is what the body already is.
+    body = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    return (
+        f"INSERT INTO {table} ({_COLUMNS}) "  # noqa: S608 - only model metadata is interpolated
+        f"VALUES (%s, %s, %s, %s, %s, %s, {body}, %s, %s, %s, 1, %s, %s, 0, '') "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+    )
+
+
+def _bump_sql() -> str:
+    table = connection.ops.quote_name(RawEvent._meta.db_table)
+    return (
+        f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s "  # noqa: S608 - table name only
+        "WHERE dedupe_key = %s RETURNING id"
+    )
+
+
+def ingest(
+    raw_body: bytes,
+    *,
+    remote_addr: str | None = None,
+    user_agent: str = "",
+    tally: bool = True,
+) -> IngestResult:
+    """Parse, deduplicate and store one delivered body; enqueue classification after commit.
+
+    Returns 200 "stored" (new row), 200 "duplicate" (an existing row's ``deliveries`` was
+    bumped), 400 "refused" with a reason for bodies that cannot be stored, or 503 "refused"
+    when the database is unavailable (nothing was written; the sender should retry).
+    Duplicates and refusals are tallied per minute unless ``tally`` is False.
+    """
+    parsed = parse_body(raw_body)
+    if isinstance(parsed, IngestResult):
+        result = parsed
+    else:
+        result = _store(parsed, raw_body, remote_addr=remote_addr, user_agent=user_agent)
+    if tally and result.status != "stored":
+        tallies.record(result.status, result.reason)
+    return result
+
+
+def _store(body: dict[str, Any], raw_body: bytes, *, remote_addr: str | None, user_agent: str) -> IngestResult:
+    event_type, key, session_id, call_id, sub_account_id = describe(body)
+    now = timezone.now()
+    params = [
+        now, event_type, key, session_id, call_id, sub_account_id, raw_body.decode("utf-8"),
+        _clean_ip(remote_addr), user_agent[:300], len(raw_body), now, EventState.PENDING,
+    ]  # fmt: skip
+    try:
+        try:
+            row, stored = _insert_or_bump(params, key, now)
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block:
+                raise
+            # A persistent connection may have died (PostgreSQL restarted): reconnect and try once
+            # more. This replaces Django's per-request "SELECT 1" health check, which we skip.
+            connection.close()
+            row, stored = _insert_or_bump(params, key, now)
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("database unavailable, answering 503: %s", exc)
+        return _refused(503, "database_unavailable", "the event was not stored; please retry")
+    except DataError as exc:
+        # Valid JSON that PostgreSQL's jsonb refuses, e.g. "\u0000" or an unpaired surrogate escape.
+        return _refused(400, "unstorable_json", str(exc).splitlines()[0][:200])
+    except DatabaseError as exc:  # pragma: no cover - anything else from the database is still not a 500
+        log.exception("unexpected database error while storing a webhook")
+        return _refused(503, "database_error", type(exc).__name__)
+    if stored:
+        # Runs at once in autocommit (the row is committed), else after the caller's commit.
+        transaction.on_commit(enqueue.request_processing)
+        return IngestResult(200, "stored", row[0] if row else None, event_type=event_type)
+    return IngestResult(200, "duplicate", row[0] if row else None, event_type=event_type)
+
+
+def _insert_or_bump(params: list[Any], key: str, now: Any) -> tuple[tuple | None, bool]:
+    """One INSERT; on a dedupe-key conflict, count the extra delivery on the existing row.
+
+    No atomic() block in autocommit: the single INSERT is its own transaction (no BEGIN/COMMIT
+    round trips). Inside a caller's transaction a savepoint keeps a refused body (DataError)
+    from poisoning it.
+    """
+    # Skip Django's per-request SELECT 1 (one round trip per webhook); _store retries instead.
+    connection.health_check_done = True
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with guard, connection.cursor() as cursor:
+        cursor.execute(_insert_sql(), params)
+        row = cursor.fetchone()
+        if row is not None:
+            return row, True
+        # Somebody stored this event first (maybe a concurrent delivery that has just committed).
+        cursor.execute(_bump_sql(), [now, key])
+        return cursor.fetchone(), False

@@ -1,0 +1,48 @@
+"""Raw events are visible in the admin, pretty-printed and escaped, and cannot be edited there."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhooks.models import RawEvent
+from webhooks.tests.conftest import post
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def event(client) -> RawEvent:
+    post(
+        client,
+        {"eventType": "CALL_STATUS", "payload": {"eventId": "e-1", "sessionId": "s-1", "note": "<script>x</script>"}},
+    )
+    return RawEvent.objects.get()
+
+
+def test_admin_lists_and_searches_raw_events(client, superuser, event):
+    client.force_login(superuser)
+
+    listing = client.get("/admin/webhooks/rawevent/", {"q": "s-1", "event_type__exact": "CALL_STATUS"})
+    assert listing.status_code == 200
+    assert b"e-1" in listing.content or b"s-1" in listing.content
+    assert b"Add raw event" not in listing.content
+
+
+def test_admin_detail_pretty_prints_the_escaped_body(client, superuser, event):
+    client.force_login(superuser)
+
+    page = client.get(f"/admin/webhooks/rawevent/{event.pk}/change/")
+    assert page.status_code == 200
+    assert b"&lt;script&gt;x&lt;/script&gt;" in page.content
+    assert b"<script>x</script>" not in page.content
+    assert b'"eventType": "CALL_STATUS"' in page.content or b"&quot;eventType&quot;" in page.content
+
+
+def test_admin_cannot_add_change_or_delete(client, superuser, event):
+    client.force_login(superuser)
+
+    assert client.get("/admin/webhooks/rawevent/add/").status_code == 403
+    assert client.post(f"/admin/webhooks/rawevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post(f"/admin/webhooks/rawevent/{event.pk}/change/", {"state": "processed"})
+    event.refresh_from_db()
+    assert event.state == "pending"

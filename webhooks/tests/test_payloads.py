@@ -1,0 +1,128 @@
+"""Every payload variant in 8x8-webhooks.md, posted through the real view, is stored as itself."""
+
+# ruff: noqa: E501 - the expectation table reads best one fixture per entry
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from webhooks.models import RawEvent
+from webhooks.tests.conftest import fixture_body, fixture_json, post
+
+
+def sha(name: str) -> str:
+    canonical = json.dumps(fixture_json(name), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# fixture: (event_type, session_id, call_id, sub_account_id, dedupe_key or None for the body hash)
+CASES = {
+    "vss_ivr_completed": ("SESSION_SUMMARY", "a089b40d-f059-11f0-8937-99c7872ee3c4", "", "8x8_test",
+                          "SESSION_SUMMARY:a089b40d-f059-11f0-8937-99c7872ee3c4"),
+    "vss_ivr_busy": ("SESSION_SUMMARY", "b1c2d3e4-f059-11f0-baa6-0242ac120002", "", "InternalDemoCPaaS_8dD15_voice",
+                     "SESSION_SUMMARY:b1c2d3e4-f059-11f0-baa6-0242ac120002"),
+    "vss_vm_completed_calla_quirk": ("SESSION_SUMMARY", "c3d4e5f6-211f-11ee-9a7c-0242ac120003", "", "8x8_test",
+                                     "SESSION_SUMMARY:c3d4e5f6-211f-11ee-9a7c-0242ac120003"),
+    "vss_vm_error_leg": ("SESSION_SUMMARY", "d4e5f6a7-211f-11ee-9a7c-0242ac120004", "", "8x8_test",
+                         "SESSION_SUMMARY:d4e5f6a7-211f-11ee-9a7c-0242ac120004"),
+    "vss_vm_unsubscribed": ("SESSION_SUMMARY", "e5f6a7b8-f059-11f0-8937-99c7872ee3c5", "", "acme_voice",
+                            "SESSION_SUMMARY:e5f6a7b8-f059-11f0-8937-99c7872ee3c5"),
+    "vss_nm_completed_callb_first": ("SESSION_SUMMARY", "f6a7b8c9-f059-11f0-baa6-0242ac120005", "", "wavecell_voice",
+                                     "SESSION_SUMMARY:f6a7b8c9-f059-11f0-baa6-0242ac120005"),
+    "vss_nm_error_string_code": ("SESSION_SUMMARY", "a7b8c9d0-f059-11f0-baa6-0242ac120006", "", "wavecell_voice",
+                                 "SESSION_SUMMARY:a7b8c9d0-f059-11f0-baa6-0242ac120006"),
+    "vss_nm_no_answer_space": ("SESSION_SUMMARY", "b8c9d0e1-f059-11f0-baa6-0242ac120007", "", "acme_voice",
+                               "SESSION_SUMMARY:b8c9d0e1-f059-11f0-baa6-0242ac120007"),
+    "vss_error_extra_keys": ("SESSION_SUMMARY", "c9d0e1f2-f059-11f0-8937-99c7872ee3c8", "", "globex_support",
+                             "SESSION_SUMMARY:c9d0e1f2-f059-11f0-8937-99c7872ee3c8"),
+    "vcs_2026": ("CALL_STATUS", "0d2e8b60-eadf-11f0-8a3a-6b7e2e7b1c11", "0d2e8b70-eadf-11f0-8a3a-6b7e2e7b1c11", "8x8_test",
+                 "0d2e8b7a-eadf-11f0-8a3a-6b7e2e7b1c11"),
+    "vcs_2025": ("CALL_STATUS", "1e3f9c70-6e9a-11ef-9c1a-0242ac120009", "1e3f9c80-6e9a-11ef-9c1a-0242ac120009", "account_x",
+                 "1e3f9c8b-6e9a-11ef-9c1a-0242ac120009"),
+    "vca_ivr_eventdata_object": ("CALL_ACTION", "2f4a0d80-1340-11ef-a1b2-0242ac12000a", "2f4a0d90-1340-11ef-a1b2-0242ac12000a",
+                                 "8x8_test", "2f4a0d9c-1340-11ef-a1b2-0242ac12000a"),
+    "vca_ivr_flat_dtmf": ("CALL_ACTION", "3a5b1e90-9a10-11ee-b3c4-0242ac12000b", "3a5b1ea0-9a10-11ee-b3c4-0242ac12000b",
+                          "8x8_test", "3a5b1eab-9a10-11ee-b3c4-0242ac12000b"),
+    "vca_ivr_eventdata_string": ("CALL_ACTION", "4b6c2fa0-f9a0-11ef-c4d5-0242ac12000c", "4b6c2fb0-f9a0-11ef-c4d5-0242ac12000c",
+                                 "8x8_test", "4b6c2fbc-f9a0-11ef-c4d5-0242ac12000c"),
+    "vca_nm_call_received": ("CALL_ACTION", "5c7d30b0-0000-11ea-8a3a-0242ac12000d", "5c7d30c0-0000-11ea-8a3a-0242ac12000d",
+                             "wavecell_voice", "5c7d30cd-0000-11ea-8a3a-0242ac12000d"),
+    "vru_upload_completed": ("CALL_RECORDING_STATUS", "6d8e41de-0268-11ec-9a03-0242ac13000e", "", "", None),
+    "vnu_snapshot": ("VIRTUAL_NUMBER_UPDATE", "", "", "acme_voice", None),
+    "legacy_call_handle": ("CALL_STATUS", "7e9f52ef-efe5-11e9-8a3a-0242ac12000f", "7e9f52e0-efe5-11e9-8a3a-0242ac12000f", "", None),
+    "legacy_aggregated_status": ("SESSION_SUMMARY", "8fa063f0-b05c-11ea-8a3a-0242ac120010", "", "account_x",
+                                 "SESSION_SUMMARY:8fa063f0-b05c-11ea-8a3a-0242ac120010"),
+    "legacy_dtmf_callback": ("CALL_ACTION", "9AB174F1-B05C-11EA-8A3A-0242AC120011", "", "", None),
+    "unknown_event_type": ("UNKNOWN", "a0b17400-f059-11f0-8937-99c7872ee3d0", "", "8x8_test", None),
+    "missing_fields": ("UNKNOWN", "", "", "", None),
+}  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_payload_variant_is_stored_with_its_kind_ids_and_dedupe_key(client, name):
+    event_type, session_id, call_id, sub_account_id, key = CASES[name]
+
+    response = post(client, fixture_body(name), REMOTE_ADDR="52.220.253.234", HTTP_USER_AGENT="8x8-webhooks")
+
+    assert response.status_code == 200
+    event = RawEvent.objects.get()
+    assert response.json() == {"status": "stored", "id": event.id}
+    assert (event.event_type, event.session_id, event.call_id, event.sub_account_id) == (
+        event_type, session_id, call_id, sub_account_id,
+    )  # fmt: skip
+    assert event.dedupe_key == (key or sha(name))
+    assert event.body == fixture_json(name)  # the body exactly as received
+    assert event.state == "pending"
+    assert (event.remote_addr, event.user_agent, event.content_length) == (
+        "52.220.253.234", "8x8-webhooks", len(fixture_body(name)),
+    )  # fmt: skip
+
+
+def test_every_fixture_file_has_a_case():
+    from webhooks.tests.conftest import FIXTURES
+
+    assert {path.stem for path in FIXTURES.glob("*.json")} == set(CASES)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["vss_ivr_completed", "vcs_2026", "vca_ivr_eventdata_object", "missing_fields"])
+def test_a_repeat_delivery_is_a_duplicate_and_stores_nothing_new(client, name):
+    first = post(client, fixture_body(name))
+    second = post(client, fixture_body(name))
+
+    assert second.status_code == 200
+    assert second.json() == {"status": "duplicate", "id": first.json()["id"]}
+    event = RawEvent.objects.get()
+    assert event.deliveries == 2
+
+
+@pytest.mark.django_db
+def test_a_reformatted_vss_for_the_same_session_is_a_duplicate(client):
+    body = fixture_json("vss_ivr_completed")
+    post(client, body)
+    body["payload"]["endTime"] = "2026-01-13T08:28:00Z"  # a redelivery need not be byte-identical
+
+    assert post(client, body).json()["status"] == "duplicate"
+    assert RawEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_vca_is_answered_200_with_a_json_body(client):
+    response = post(client, fixture_body("vca_nm_call_received"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["status"] == "stored"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("alias", ["vss", "vcs", "vca", "vru", "vnu"])
+def test_per_kind_aliases_store_by_event_type_not_by_url(client, alias):
+    response = post(client, fixture_body("vcs_2026"), url=f"/webhooks/8x8/{alias}/")
+
+    assert response.status_code == 200
+    assert RawEvent.objects.get().event_type == "CALL_STATUS"
