@@ -210,8 +210,12 @@ def _insert_sql() -> str:
 
 def _bump_sql() -> str:
     table = connection.ops.quote_name(RawEvent._meta.db_table)
+    # A repeat of an already-classified event sends its row back to the queue so the session is
+    # re-derived with the "duplicate delivery" anomaly; classification is idempotent, so the event
+    # is still counted once. A failed row stays failed: re-running it would only fail again.
     return (
-        f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s "  # noqa: S608 - table name only
+        f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s, "  # noqa: S608 - table name only
+        "state = CASE WHEN state = 'processed' THEN 'pending' ELSE state END "
         "WHERE dedupe_key = %s RETURNING id"
     )
 
@@ -266,11 +270,10 @@ def _store(body: dict[str, Any], raw_body: bytes, *, remote_addr: str | None, us
     except DatabaseError as exc:  # pragma: no cover - anything else from the database is still not a 500
         log.exception("unexpected database error while storing a webhook")
         return _refused(503, "database_error", type(exc).__name__)
-    if stored:
-        # Runs at once in autocommit (the row is committed), else after the caller's commit.
-        transaction.on_commit(enqueue.request_processing)
-        return IngestResult(200, "stored", row[0] if row else None, event_type=event_type)
-    return IngestResult(200, "duplicate", row[0] if row else None, event_type=event_type)
+    # Runs at once in autocommit (the row is committed), else after the caller's commit. A
+    # duplicate may have sent its row back to the queue (see _bump_sql), so it asks too.
+    transaction.on_commit(enqueue.request_processing)
+    return IngestResult(200, "stored" if stored else "duplicate", row[0] if row else None, event_type=event_type)
 
 
 def _insert_or_bump(params: list[Any], key: str, now: Any) -> tuple[tuple | None, bool]:

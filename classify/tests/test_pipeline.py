@@ -94,6 +94,21 @@ def test_a_duplicate_delivery_is_counted_once_and_flagged():
     assert "duplicate_delivery" in Session.objects.get().anomalies
 
 
+def test_a_duplicate_arriving_after_classification_flags_the_session_without_counting_twice():
+    body = vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=503)
+    store(body)
+    drain()
+    assert "duplicate_delivery" not in Session.objects.get().anomalies
+
+    store(body)
+    assert RawEvent.objects.get().state == "pending"
+    drain()
+    event = RawEvent.objects.get()
+    assert (event.state, event.deliveries) == ("processed", 2)
+    assert CodeRollup.objects.filter(bucket_size="hour").get().count == 1
+    assert "duplicate_delivery" in Session.objects.get().anomalies
+
+
 def test_missing_summary_is_flagged_by_the_periodic_check_and_cleared_by_the_summary(settings):
     from datetime import timedelta
 
