@@ -216,7 +216,7 @@ def _bump_sql() -> str:
     return (
         f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s, "  # noqa: S608 - table name only
         "state = CASE WHEN state = 'processed' THEN 'pending' ELSE state END "
-        "WHERE dedupe_key = %s RETURNING id"
+        "WHERE dedupe_key = %s RETURNING id, state = 'pending' AND processed_at IS NOT NULL"
     )
 
 
@@ -271,8 +271,9 @@ def _store(body: dict[str, Any], raw_body: bytes, *, remote_addr: str | None, us
         log.exception("unexpected database error while storing a webhook")
         return _refused(503, "database_error", type(exc).__name__)
     # Runs at once in autocommit (the row is committed), else after the caller's commit. A
-    # duplicate may have sent its row back to the queue (see _bump_sql), so it asks too.
-    transaction.on_commit(enqueue.request_processing)
+    # duplicate asks only when it sent an already-classified row back to the queue (see _bump_sql).
+    if stored or (row and row[1]):
+        transaction.on_commit(enqueue.request_processing)
     return IngestResult(200, "stored" if stored else "duplicate", row[0] if row else None, event_type=event_type)
 
 

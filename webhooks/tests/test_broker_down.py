@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -50,6 +51,23 @@ def test_with_the_broker_down_webhooks_are_stored_pending_and_swept_later(client
     assert queued_task_names() == ["classify.process_pending"]
 
 
+def test_after_an_outage_the_sweep_gets_every_pending_event_classified_by_a_real_worker(client, celery_worker_process):
+    names = ["vcs_2026", "vcs_2025", "vss_ivr_completed", "vss_ivr_busy"]
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_BROKER):
+        for name in names:
+            assert post(client, fixture_body(name)).json()["status"] == "stored"
+        assert enqueue.wait_idle(30)
+    assert RawEvent.objects.filter(state="pending").count() == len(names)
+
+    RawEvent.objects.update(received_at=timezone.now() - timedelta(seconds=settings.SIPDESK_SWEEP_AFTER_SECONDS + 1))
+    assert sweep_pending() == len(names)
+
+    deadline = time.monotonic() + 60
+    while RawEvent.objects.filter(state="pending").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert set(RawEvent.objects.values_list("state", flat=True)) == {"processed"}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_stored_webhook_enqueues_the_classifier_after_commit(client):
     purge_test_broker()
@@ -73,6 +91,19 @@ def test_a_duplicate_does_not_enqueue_anything(client):
     assert post(client, fixture_body("vcs_2026")).json()["status"] == "duplicate"
     assert enqueue.wait_idle(30)
     assert queued_task_names() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_of_a_classified_event_sends_it_back_to_the_classifier(client):
+    post(client, fixture_body("vcs_2026"))
+    assert enqueue.wait_idle(30)
+    RawEvent.objects.update(state="processed", processed_at=timezone.now())
+    purge_test_broker()
+
+    assert post(client, fixture_body("vcs_2026")).json()["status"] == "duplicate"
+    assert enqueue.wait_idle(30)
+    assert RawEvent.objects.get().state == "pending"
+    assert queued_task_names() == ["classify.process_pending"]
 
 
 def test_publish_reports_failure_without_raising_when_the_broker_is_down(settings):
