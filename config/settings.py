@@ -155,6 +155,8 @@ SIPDESK_SWEEP_AFTER_SECONDS = env_int("SIPDESK_SWEEP_AFTER_SECONDS", 30, minimum
 SIPDESK_CLASSIFY_BATCH_SIZE = env_int("SIPDESK_CLASSIFY_BATCH_SIZE", 500, minimum=1, maximum=10000)
 # A session with no summary this long after its last event is flagged.
 SIPDESK_MISSING_SUMMARY_MINUTES = env_int("SIPDESK_MISSING_SUMMARY_MINUTES", 15, minimum=1)
+# When set, /metrics requires "Authorization: Bearer <token>" (Prometheus' bearer_token).
+SIPDESK_METRICS_TOKEN = env_str("SIPDESK_METRICS_TOKEN")
 # Demo conveniences (make run) are only ever allowed together with DEBUG.
 SIPDESK_DEMO = env_bool("SIPDESK_DEMO", False)
 

@@ -1,0 +1,401 @@
+"""Bulk-create months of realistic, already-classified history for benchmarks and demos.
+
+    manage.py generate_history --sessions 1000000 --days 30 --seed 7
+
+Rows go in with PostgreSQL COPY (psycopg), chunk by chunk, with the rollups computed in memory
+so they agree with the rows exactly: minute buckets for the last two days (what the pipeline
+keeps), hour buckets for everything. Raw events are lighter than live traffic: one summary per
+session and one CALL_DISCONNECTED per leg, each with its classification.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, models, transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from classify.models import CallLeg, EventClassification, Session, SessionRollup
+from classify.models import CodeRollup as CodeRollupModel
+from webhooks.models import RawEvent
+
+MINUTE_KEPT = timedelta(days=2)
+PRODUCTS = (("IVR", 35), ("VOICE_MESSAGING", 40), ("NUMBER_MASKING", 25))
+SUB_ACCOUNTS = ("acme_sg", "acme_lk", "shopfast_id", "ridego_sg", "medbook_in", "bankly_us", "telco_gb", "foodnow_ph")
+COUNTRIES = (("SG", "+65", 8), ("LK", "+94", 9), ("ID", "+62", 10), ("IN", "+91", 10), ("US", "+1", 10),
+             ("GB", "+44", 10), ("PH", "+63", 10), ("MY", "+60", 9))  # fmt: skip
+COUNTRY_WEIGHTS = (30, 12, 14, 12, 10, 8, 8, 6)
+# (status, outcome group, weight, leg SIP codes with weights, 8x8 error codes)
+OUTCOMES = [
+    ("COMPLETED", "answered", 680, [(200, 1)], []),
+    ("NO_ANSWER", "not_answered", 95, [(480, 6), (408, 3), (0, 1)], []),
+    ("BUSY", "not_answered", 80, [(486, 9), (600, 1)], []),
+    ("CANCELED", "not_answered", 30, [(487, 1)], []),
+    (
+        "FAILED",
+        "failed",
+        65,
+        [(503, 5), (404, 3), (484, 2), (403, 2), (500, 1), (502, 1), (488, 1), (499, 1), (603, 1)],
+        [],
+    ),
+    ("ERROR", "error", 40, [], [(-2004, 4), (-2002, 2), (-2003, 2), (-2010, 1), (-2001, 1), (-9999, 1)]),
+    ("COMPLETED_UNSUBSCRIBED", "opt_out", 10, [(200, 1)], []),
+]
+FAULT = {"answered": "none", "opt_out": "none"}
+CUSTOMER_CODES = {486, 480, 487, 603, 600}
+
+
+def _pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
+    return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
+
+
+def _number(rng: random.Random, country: tuple[str, str, int]) -> str:
+    _, prefix, length = country
+    return prefix + str(rng.randrange(10 ** (length - 1), 10**length))
+
+
+class Command(BaseCommand):
+    help = "Bulk-create realistic classified history (sessions, legs, raw events, rollups) for benchmarks."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--sessions", type=int, required=True)
+        parser.add_argument("--days", type=int, default=30)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--chunk", type=int, default=10_000)
+        parser.add_argument("--no-events", action="store_true", help="skip raw events and classifications")
+
+    def handle(self, *args: Any, sessions: int, days: int, seed: int, chunk: int, no_events: bool, **kw: Any) -> None:
+        rng = random.Random(seed)
+        now = timezone.now()
+        self.now, self.rng, self.days = now, rng, days
+        self.session_roll: Counter = Counter()
+        self.code_roll: Counter = Counter()
+        session_ids = _reserve(Session, sessions)
+        with tqdm(total=sessions, unit="session", disable=kw.get("verbosity", 1) == 0) as bar:
+            done = 0
+            while done < sessions:
+                n = min(chunk, sessions - done)
+                self._chunk(session_ids + done, n, events=not no_events)
+                done += n
+                bar.update(n)
+        with transaction.atomic():
+            self._write_rollups()
+        self.stdout.write(
+            f"{sessions} sessions over {days} days; {len(self.session_roll)} session and "
+            f"{len(self.code_roll)} code rollup rows"
+        )
+
+    # --- one chunk -------------------------------------------------------------------------
+
+    def _chunk(self, first_id: int, n: int, *, events: bool) -> None:
+        rng, now = self.rng, self.now
+        sessions, legs, raws, classes = [], [], [], []
+        leg_ids = _reserve(CallLeg, n * 2)
+        event_ids = _reserve(RawEvent, n * 3) if events else 0
+        leg_i = event_i = 0
+        span = self.days * 86400
+        for i in range(n):
+            sid = first_id + i
+            # Busier by day than by night: accept a start more often the nearer it is to 13:00 UTC.
+            while True:
+                start = now - timedelta(seconds=rng.random() * span)
+                if rng.random() < 0.35 + 0.65 * (1 - abs(start.hour - 13) / 13):
+                    break
+            start = start.replace(microsecond=0)
+            status, outcome, _, codes, errors = rng.choices(OUTCOMES, weights=[o[2] for o in OUTCOMES])[0]
+            product = _pick(rng, list(PRODUCTS))
+            if status == "COMPLETED_UNSUBSCRIBED":
+                product = "VOICE_MESSAGING"
+            in_progress = start > now - timedelta(minutes=2) and rng.random() < 0.5
+            sub = SUB_ACCOUNTS[min(int(rng.expovariate(0.6)), len(SUB_ACCOUNTS) - 1)]
+            country = rng.choices(COUNTRIES, weights=COUNTRY_WEIGHTS)[0]
+            home = COUNTRIES[0]
+            code = _pick(rng, codes) if codes else None
+            error = _pick(rng, errors) if errors else None
+            connected = status in ("COMPLETED", "COMPLETED_UNSUBSCRIBED")
+            talk = int(rng.expovariate(1 / 70)) + 5 if connected else 0
+            ring = rng.randint(2, 30)
+            end = start + timedelta(seconds=ring + talk)
+            n_legs = 2 if product == "NUMBER_MASKING" else 1
+            session_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            anomalies = []
+            if rng.random() < 0.02:
+                anomalies.append("out_of_order")
+            if rng.random() < 0.03:
+                anomalies.append("duplicate_delivery")
+            if code == 499 or (code is not None and rng.random() < 0.002):
+                anomalies.append("unknown_enum_value")
+            if in_progress:
+                status, outcome, code, error = "IN_PROGRESS", "in_progress", None, None
+            if code is not None and code != 200:
+                cause, kind = str(code), "sip"
+            elif error is not None:
+                cause, kind = str(error), "error_code"
+            elif status not in ("COMPLETED", "IN_PROGRESS"):
+                cause, kind = status, "status"
+            else:
+                cause, kind = "", "none"
+            fault = FAULT.get(outcome) or (
+                "customer" if (code in CUSTOMER_CODES or outcome == "not_answered") else "platform"
+            )
+            if outcome == "in_progress":
+                fault = "none"
+            sessions.append(
+                {
+                    "id": sid, "session_id": session_uuid, "sub_account_id": sub, "product": product,
+                    "status": status, "outcome_group": outcome, "fault_side": fault,
+                    "start_time": start, "end_time": None if in_progress else end,
+                    "duration_seconds": None if in_progress else ring + talk,
+                    "last_action": "MAKE_CALL" if product != "VOICE_MESSAGING" else "SAY",
+                    "call_count": n_legs, "error_code": error,
+                    "error_message": "" if error is None else "See the 8x8 voice error code table",
+                    "primary_cause": cause, "primary_cause_kind": kind,
+                    "primary_sip_code": code if kind == "sip" else None,
+                    "anomalies": json.dumps(anomalies), "first_event_at": start, "last_event_at": end,
+                    "summary_received": not in_progress, "updated_at": end if not in_progress else now,
+                    "rollup_at": start,
+                }
+            )  # fmt: skip
+            self._count_session(start, sub, product, status, outcome)
+            callee = _number(rng, country)
+            vn = _number(rng, home)
+            leg_rows = []
+            for leg_n in range(n_legs):
+                lid = leg_ids + leg_i
+                leg_i += 1
+                direction = "INBOUND" if (n_legs == 2 and leg_n == 0) else "OUTBOUND"
+                leg_code = 200 if (n_legs == 2 and leg_n == 0) else code
+                leg = {
+                    "id": lid, "session_id": sid, "call_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "leg_key": "callA" if leg_n == 0 else "callB", "direction": direction, "call_type": "PSTN",
+                    "source": vn if direction == "OUTBOUND" else callee,
+                    "destination": callee if direction == "OUTBOUND" else vn,
+                    "source_country": home[0] if direction == "OUTBOUND" else country[0],
+                    "destination_country": country[0] if direction == "OUTBOUND" else home[0],
+                    "status": "CALL_CONNECTED" if in_progress else "CALL_DISCONNECTED",
+                    "status_at": end,
+                    "final_status": "" if in_progress else (status if status != "ERROR" else "FAILED"),
+                    "last_sip_code": leg_code, "last_sip_code_at": end, "final_sip_code": leg_code,
+                    "initiated_at": start + timedelta(seconds=leg_n),
+                    "connected_at": start + timedelta(seconds=ring) if connected else None,
+                    "disconnected_at": None if in_progress else end, "duration_seconds": talk,
+                    "mos": round(rng.uniform(3.4, 4.6), 2) if connected else None,
+                    "packet_loss_rate": round(rng.random() * 0.02, 4) if connected else None,
+                    "jitter_ms": rng.randint(5, 40) if connected else None,
+                }  # fmt: skip
+                legs.append(leg)
+                leg_rows.append(leg)
+                if leg_code is not None and not in_progress:
+                    self._count_code(end, str(leg_code), leg["direction"], leg["destination_country"], sub)
+            if not events:
+                continue
+            for leg in leg_rows:
+                if in_progress or leg["final_sip_code"] is None:
+                    continue
+                eid = event_ids + event_i
+                event_i += 1
+                body = _vcs_body(leg, session_uuid, sub, end)
+                raws.append(
+                    _raw(
+                        eid,
+                        "CALL_STATUS",
+                        body["payload"]["eventId"],
+                        session_uuid,
+                        leg["call_id"],
+                        sub,
+                        body,
+                        end,
+                        rng,
+                    )
+                )
+                classes.append(
+                    _classification(eid, sid, leg["id"], end, "CALL_DISCONNECTED", leg["final_sip_code"], outcome, True)
+                )
+            if not in_progress:
+                eid = event_ids + event_i
+                event_i += 1
+                body = _vss_body(sessions[-1], session_uuid, leg_rows)
+                raws.append(
+                    _raw(
+                        eid, "SESSION_SUMMARY", f"SESSION_SUMMARY:{session_uuid}", session_uuid, "", sub, body, end, rng
+                    )
+                )
+                classes.append(_classification(eid, sid, None, end, status, None, outcome, True))
+        with transaction.atomic():
+            _copy(Session, sessions)
+            _copy(CallLeg, legs)
+            if events:
+                _copy(RawEvent, raws)
+                _copy(EventClassification, classes)
+
+    def _count_session(self, start: datetime, sub: str, product: str, status: str, outcome: str) -> None:
+        for size, bucket in _buckets(start, self.now):
+            self.session_roll[(size, bucket, sub, product, status, outcome)] += 1
+
+    def _count_code(self, when: datetime, code: str, direction: str, country: str, sub: str) -> None:
+        sip_class = f"{code[0]}xx" if len(code) == 3 and code[0] in "123456" else "invalid"
+        for size, bucket in _buckets(when, self.now):
+            self.code_roll[(size, bucket, code, sip_class, direction, country, sub)] += 1
+
+    def _write_rollups(self) -> None:
+        # Meant for an empty (bench or demo) database: a bucket that already exists takes our count.
+        _upsert_rollups(
+            SessionRollup,
+            ["bucket_size", "bucket_start", "sub_account_id", "product", "status", "outcome_group"],
+            self.session_roll,
+        )
+        _upsert_rollups(
+            CodeRollupModel,
+            [
+                "bucket_size",
+                "bucket_start",
+                "sip_code",
+                "sip_class",
+                "direction",
+                "destination_country",
+                "sub_account_id",
+            ],
+            self.code_roll,
+        )
+
+
+def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    if moment >= now - MINUTE_KEPT:
+        return [("minute", moment.replace(second=0, microsecond=0)), ("hour", hour)]
+    return [("hour", hour)]
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _vcs_body(leg: dict, session_uuid: str, sub: str, when: datetime) -> dict:
+    return {
+        "namespace": "VOICE",
+        "eventType": "CALL_STATUS",
+        "description": "Status update of a call",
+        "payload": {
+            "eventId": str(uuid.uuid4()), "callId": leg["call_id"], "sessionId": session_uuid, "subAccountId": sub,
+            "callStatus": "CALL_DISCONNECTED", "callDirection": leg["direction"], "callType": "PSTN",
+            "source": leg["source"], "destination": leg["destination"], "sourceFormat": "MSISDN",
+            "destinationFormat": "MSISDN", "sourceCountryCode": leg["source_country"],
+            "destinationCountryCode": leg["destination_country"], "callDuration": leg["duration_seconds"],
+            "sipCode": leg["final_sip_code"],
+            "timestamp": when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        },
+    }  # fmt: skip
+
+
+def _vss_body(session: dict, session_uuid: str, legs: list[dict]) -> dict:
+    details = {}
+    for leg in legs:
+        entry = {
+            "callId": leg["call_id"], "callDirection": leg["direction"], "callType": "PSTN",
+            "initiatedTimestamp": _stamp(leg["initiated_at"]), "disconnectedTimestamp": _stamp(session["end_time"]),
+            "source": leg["source"], "destination": leg["destination"], "sourceFormat": "MSISDN",
+            "destinationFormat": "MSISDN", "sourceCountryCode": leg["source_country"],
+            "destinationCountryCode": leg["destination_country"], "callStatus": leg["final_status"],
+            "callDuration": leg["duration_seconds"],
+        }  # fmt: skip
+        if leg["connected_at"]:
+            entry["connectedTimestamp"] = _stamp(leg["connected_at"])
+            entry["callQuality"] = {
+                "mos": leg["mos"],
+                "packetLossRate": leg["packet_loss_rate"],
+                "jitter": leg["jitter_ms"],
+            }
+        details[leg["leg_key"]] = entry
+    payload = {
+        "sessionId": session_uuid, "subAccountId": session["sub_account_id"], "sessionStatus": session["status"],
+        "startTime": _stamp(session["start_time"]), "endTime": _stamp(session["end_time"]),
+        "lastAction": session["last_action"], "callCount": len(legs), "details": details,
+    }  # fmt: skip
+    if session["error_code"] is not None:
+        payload["errorDetails"] = {"errorCode": session["error_code"], "errorMsg": session["error_message"]}
+    return {
+        "namespace": "VOICE",
+        "eventType": "SESSION_SUMMARY",
+        "description": "Summary of a completed call session",
+        "payload": payload,
+    }
+
+
+def _raw(
+    eid: int,
+    kind: str,
+    key: str,
+    session_uuid: str,
+    call_id: str,
+    sub: str,
+    body: dict,
+    when: datetime,
+    rng: random.Random,
+) -> dict:
+    text = json.dumps(body)
+    arrived = when + timedelta(milliseconds=rng.randint(40, 900))
+    return {
+        "id": eid, "received_at": arrived, "event_type": kind, "dedupe_key": key, "session_id": session_uuid,
+        "call_id": call_id, "sub_account_id": sub, "body": text, "remote_addr": "203.0.113.10",
+        "user_agent": "8x8-webhooks/1.0", "content_length": len(text), "deliveries": 1, "last_delivered_at": arrived,
+        "state": "processed", "attempts": 1, "last_error": "", "processed_at": arrived + timedelta(milliseconds=300),
+    }  # fmt: skip
+
+
+def _classification(
+    eid: int, sid: int, leg_id: int | None, when: datetime, status: str, code: int | None, outcome: str, final: bool
+) -> dict:
+    sip_class = "none" if code is None else (f"{code // 100}xx" if 100 <= code <= 699 else "invalid")
+    return {
+        "event_id": eid, "session_id": sid, "call_leg_id": leg_id, "event_time": when, "call_status": status,
+        "sip_code": code, "sip_code_raw": "" if code is None else str(code), "sip_class": sip_class,
+        "is_final": final, "outcome_group": outcome, "retry_advice": "", "responsibility": "",
+        "troubleshooting_ids": "[]", "anomalies": "[]", "classified_at": when,
+    }  # fmt: skip
+
+
+# --- COPY helpers ----------------------------------------------------------------------------
+
+
+def _reserve(model: type[models.Model], n: int) -> int:
+    """Take n ids from the table's sequence in one step, so live inserts never collide with ours."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        (sequence,) = cursor.fetchone()
+        cursor.execute("SELECT nextval(%s)", [sequence])
+        (first,) = cursor.fetchone()
+        cursor.execute("SELECT setval(%s, %s)", [sequence, first + n])
+    return first
+
+
+def _copy(model: type[models.Model], rows: Iterable[dict]) -> None:
+    fields = [f for f in model._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    # Field.get_default() gives "" for blank CharFields, as the ORM would; JSON goes in as text.
+    defaults = {
+        f.attname: json.dumps(f.get_default()) if isinstance(f, models.JSONField) else f.get_default() for f in fields
+    }
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(f.attname, defaults[f.attname]) for f in fields])
+
+
+def _upsert_rollups(model: type[models.Model], keys: list[str], counts: Counter) -> None:
+    objs = [model(**dict(zip(keys, key, strict=True)), count=n) for key, n in counts.items()]
+    for start in range(0, len(objs), 5000):
+        model.objects.bulk_create(
+            objs[start : start + 5000],
+            update_conflicts=True,
+            unique_fields=[k for k in keys if k not in ("outcome_group", "sip_class")],
+            update_fields=["count"],
+        )

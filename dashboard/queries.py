@@ -1,0 +1,913 @@
+"""Every database read the dashboard makes lives here; views stay thin and templates dumb.
+
+Long windows read the rollups (minute buckets for the last day, hour buckets beyond), never
+raw events. Phone numbers are masked here, before anything reaches a template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, DateTimeField, DurationField, Exists, F, Func, OuterRef, Prefetch, Q, Sum, Value
+from django.utils import timezone
+
+from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRollup
+from classify.models import CodeRollup as CodeRollupModel
+from dashboard.masking import mask_payload, show_number
+from reference.models import (
+    BestPractice,
+    LegStatus,
+    RetryAdvice,
+    SessionStatus,
+    SipClass,
+    SipCode,
+    TroubleshootingEntry,
+    VoiceErrorCode,
+)
+from webhooks.models import EventState, RawEvent, ReceiverTally
+
+# --- windows ---------------------------------------------------------------------------------
+
+WINDOWS: dict[str, timedelta] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+DEFAULT_WINDOW = "1h"
+# Chart resolution per window: about 15–60 bars whatever the span.
+CHART_BIN: dict[str, timedelta] = {
+    "15m": timedelta(minutes=1),
+    "1h": timedelta(minutes=2),
+    "24h": timedelta(minutes=30),
+    "7d": timedelta(hours=6),
+}
+MINUTE_BUCKETS_KEPT = timedelta(hours=24)
+FAILING_GROUPS = [OutcomeGroup.NOT_ANSWERED, OutcomeGroup.FAILED, OutcomeGroup.ERROR]
+
+
+@dataclass(frozen=True)
+class Window:
+    key: str
+    start: datetime
+    end: datetime
+
+    @property
+    def span(self) -> timedelta:
+        return self.end - self.start
+
+    def previous(self) -> Window:
+        return Window(self.key, self.start - self.span, self.start)
+
+
+def window_for(key: str, now: datetime | None = None) -> Window:
+    key = key if key in WINDOWS else DEFAULT_WINDOW
+    end = now or timezone.now()
+    return Window(key, end - WINDOWS[key], end)
+
+
+def _bucket_filter(window: Window) -> tuple[str, Q]:
+    """Minute buckets while they are kept (the last day), hour buckets for anything older."""
+    now = timezone.now()
+    if window.start >= now - MINUTE_BUCKETS_KEPT - timedelta(minutes=1):
+        return "minute", Q(bucket_size="minute", bucket_start__gte=window.start, bucket_start__lt=window.end)
+    hour_start = window.start.replace(minute=0, second=0, microsecond=0)
+    return "hour", Q(bucket_size="hour", bucket_start__gte=hour_start, bucket_start__lt=window.end)
+
+
+class DateBin(Func):
+    """PostgreSQL's date_bin(stride, source, origin): groups buckets into chart bars."""
+
+    function = "date_bin"
+    output_field = DateTimeField()
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _cursor(ts: datetime, pk: int) -> str:
+    return f"{ts.isoformat()}_{pk}"
+
+
+def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """ "<iso time>_<id>" -> (time, id); anything malformed is ignored (first page)."""
+    if not value or "_" not in value:
+        return None
+    stamp, _, pk = value.rpartition("_")
+    try:
+        moment = datetime.fromisoformat(stamp)
+        number = int(pk)
+    except ValueError:
+        return None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.UTC)
+    return moment, number
+
+
+def anomaly_labels() -> dict[str, str]:
+    try:
+        from classify.rules import ANOMALY_LABELS
+    except ImportError:  # the classifier module is optional for the pages to work
+        ANOMALY_LABELS = {}
+    labels = {
+        "error_on_leg": "ERROR status on a call leg",
+        "non_e164_number": "Number not in E.164 format",
+        "status_contradicts_codes": "Session status contradicts leg SIP codes",
+        "missing_summary": "No session summary received",
+        "out_of_order": "Events arrived out of order",
+        "duplicate_delivery": "Duplicate deliveries received",
+        "unknown_enum_value": "Unknown enum value",
+    }
+    labels.update(ANOMALY_LABELS)
+    return labels
+
+
+def retry_label(value: str) -> str:
+    try:
+        return RetryAdvice(value).label
+    except ValueError:
+        return value.replace("_", " ") if value else ""
+
+
+def sip_class_of(code: int | None) -> str:
+    if code is None:
+        return "none"
+    return f"{code // 100}xx" if 100 <= code <= 699 else "invalid"
+
+
+# --- overview ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Tile:
+    label: str
+    value: str
+    change: float | None  # percent change (count) or percentage points (rates)
+    unit: str  # "%" or "pp"
+    tone: str  # css modifier
+
+
+def outcome_counts(window: Window) -> dict[str, int]:
+    _, where = _bucket_filter(window)
+    rows = SessionRollup.objects.filter(where).values("outcome_group").annotate(n=Sum("count"))
+    return {row["outcome_group"]: row["n"] for row in rows}
+
+
+def overview_tiles(window: Window) -> list[Tile]:
+    now, before = outcome_counts(window), outcome_counts(window.previous())
+    total, prev_total = sum(now.values()), sum(before.values())
+
+    def rate(counts: dict[str, int], groups: list[str], whole: int) -> float | None:
+        return _pct(sum(counts.get(g, 0) for g in groups), whole)
+
+    def delta(a: float | None, b: float | None) -> float | None:
+        return round(a - b, 1) if a is not None and b is not None else None
+
+    tiles = [
+        Tile(
+            "Sessions",
+            f"{total:,}",
+            round(100.0 * (total - prev_total) / prev_total, 1) if prev_total else None,
+            "%",
+            "neutral",
+        )
+    ]
+    for label, groups, tone in (
+        ("Answered", [OutcomeGroup.ANSWERED], "answered"),
+        ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered"),
+        ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed"),
+    ):
+        current = rate(now, groups, total)
+        tiles.append(
+            Tile(
+                label,
+                "–" if current is None else f"{current}%",
+                delta(current, rate(before, groups, prev_total)),
+                "pp",
+                tone,
+            )
+        )
+    return tiles
+
+
+def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
+    """Sessions per chart bin and outcome group, from the rollups (bins with no sessions included)."""
+    _, where = _bucket_filter(window)
+    stride = CHART_BIN[window.key]
+    origin = datetime(2000, 1, 1, tzinfo=timezone.UTC)
+    rows = (
+        SessionRollup.objects.filter(where)
+        .annotate(
+            bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)),
+        )
+        .values("bin", "outcome_group")
+        .annotate(n=Sum("count"))
+    )
+    by_bin: dict[datetime, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        by_bin[row["bin"]][row["outcome_group"]] = row["n"]
+    first = origin + ((window.start - origin) // stride) * stride
+    bins: list[tuple[datetime, dict[str, int]]] = []
+    moment = first
+    while moment < window.end:
+        bins.append((moment, by_bin.get(moment, {})))
+        moment += stride
+    return bins
+
+
+@dataclass
+class Cause:
+    kind: str
+    cause: str
+    count: int
+    share: float | None
+    reason: str
+    retry: str
+    responsibility: str
+    sessions_url_query: str
+    guidance_anchor: str
+
+
+def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
+    """The primary causes of not-answered/failed/error sessions that started in the window.
+
+    Up to a day this counts sessions. Beyond a day, counting a week of failing sessions costs
+    too much per page view, so SIP causes come from the code rollups (final non-2xx codes,
+    per leg) and 8x8 error codes from the small error_code index.
+    """
+    if window.span <= MINUTE_BUCKETS_KEPT:
+        rows = list(
+            Session.objects.filter(
+                start_time__gte=window.start, start_time__lt=window.end, outcome_group__in=FAILING_GROUPS
+            )
+            .values("primary_cause_kind", "primary_cause")
+            .annotate(n=Count("id"))
+            .order_by("-n", "primary_cause")
+        )
+    else:
+        _, where = _bucket_filter(window)
+        rows = [
+            {"primary_cause_kind": CauseKind.SIP, "primary_cause": r["sip_code"], "n": r["n"]}
+            for r in CodeRollupModel.objects.filter(where)
+            .exclude(sip_class__in=["1xx", "2xx"])
+            .values("sip_code")
+            .annotate(n=Sum("count"))
+        ]
+        rows += [
+            {"primary_cause_kind": CauseKind.ERROR_CODE, "primary_cause": str(r["error_code"]), "n": r["n"]}
+            for r in Session.objects.filter(
+                error_code__isnull=False, start_time__gte=window.start, start_time__lt=window.end
+            )
+            .values("error_code")
+            .annotate(n=Count("id"))
+        ]
+        rows.sort(key=lambda r: (-r["n"], r["primary_cause"]))
+    total = sum(row["n"] for row in rows)
+    rows = rows[:limit]
+    sip = {
+        int(r["primary_cause"])
+        for r in rows
+        if r["primary_cause_kind"] == CauseKind.SIP and _is_int(r["primary_cause"])
+    }
+    err = {
+        int(r["primary_cause"])
+        for r in rows
+        if r["primary_cause_kind"] == CauseKind.ERROR_CODE and _is_int(r["primary_cause"])
+    }
+    codes = {c.code: c for c in SipCode.objects.filter(code__in=sip)} if sip else {}
+    errors = {e.code: e for e in VoiceErrorCode.objects.filter(code__in=err)} if err else {}
+    causes = []
+    for row in rows:
+        kind, cause = row["primary_cause_kind"], row["primary_cause"]
+        reason = retry = responsibility = ""
+        query, anchor = f"status={cause}", ""
+        if kind == CauseKind.SIP and _is_int(cause):
+            ref = codes.get(int(cause))
+            if ref:
+                reason, retry, responsibility = (
+                    ref.reason_phrase,
+                    ref.get_retry_advice_display(),
+                    ref.get_responsibility_display(),
+                )
+            else:
+                reason = f"Unknown {sip_class_of(int(cause))} code"
+            query, anchor = f"sip_code={cause}", f"code-{cause}"
+        elif kind == CauseKind.ERROR_CODE and _is_int(cause):
+            ref_err = errors.get(int(cause))
+            if ref_err:
+                reason, retry, responsibility = (
+                    ref_err.message,
+                    ref_err.get_retry_advice_display(),
+                    ref_err.get_responsibility_display(),
+                )
+            query, anchor = f"error_code={cause}", f"error-{cause}"
+        elif not cause:
+            cause, reason = "—", "No cause recorded yet"
+            query = ""
+        causes.append(Cause(kind, cause, row["n"], _pct(row["n"], total), reason, retry, responsibility, query, anchor))
+    return causes
+
+
+def _is_int(value: str) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+@dataclass
+class Health:
+    last_event_at: datetime | None
+    pending: int
+    failed: int
+    duplicates: int
+    refusals: int
+    refusals_by_reason: dict[str, int]
+
+
+def receiver_health(window: Window) -> Health:
+    last = RawEvent.objects.order_by("-received_at").values_list("received_at", flat=True).first()
+    pending = RawEvent.objects.filter(state=EventState.PENDING).count()
+    failed = RawEvent.objects.filter(state=EventState.FAILED, received_at__gte=window.start).count()
+    tallies = ReceiverTally.objects.filter(minute__gte=window.start.replace(second=0, microsecond=0)).values(
+        "outcome", "reason"
+    )
+    duplicates, refusals, by_reason = 0, 0, {}
+    for row in tallies.annotate(n=Sum("count")):
+        if row["outcome"] == "duplicate":
+            duplicates += row["n"]
+        elif row["outcome"] == "refused":
+            refusals += row["n"]
+            by_reason[row["reason"] or "unspecified"] = by_reason.get(row["reason"] or "unspecified", 0) + row["n"]
+    return Health(last, pending, failed, duplicates, refusals, by_reason)
+
+
+# --- session rows (feed, list, CSV) ------------------------------------------------------------
+
+
+@dataclass
+class SessionRow:
+    id: int
+    session_id: str
+    start_time: datetime | None
+    updated_at: datetime
+    status: str
+    outcome_group: str
+    product: str
+    sub_account_id: str
+    primary_cause: str
+    primary_cause_kind: str
+    duration_seconds: int | None
+    anomalies: list[str]
+    source: str
+    destination: str
+    destination_country: str
+    directions: str
+
+
+_LEG_FIELDS = (
+    "id",
+    "session_id",
+    "direction",
+    "source",
+    "destination",
+    "destination_country",
+    "initiated_at",
+    "leg_key",
+)
+
+
+def _legs_prefetch() -> Prefetch:
+    return Prefetch("legs", queryset=CallLeg.objects.only(*_LEG_FIELDS).order_by("initiated_at", "leg_key", "id"))
+
+
+def _row(session: Session, *, full_numbers: bool) -> SessionRow:
+    legs = list(session.legs.all())
+    first = legs[0] if legs else None
+    # Number masking: a bridged call's far end is the last leg's destination.
+    last = legs[-1] if legs else None
+    return SessionRow(
+        id=session.id,
+        session_id=session.session_id,
+        start_time=session.start_time,
+        updated_at=session.updated_at,
+        status=session.status,
+        outcome_group=session.outcome_group,
+        product=session.get_product_display(),
+        sub_account_id=session.sub_account_id,
+        primary_cause=session.primary_cause,
+        primary_cause_kind=session.primary_cause_kind,
+        duration_seconds=session.duration_seconds,
+        anomalies=list(session.anomalies or []),
+        source=show_number(first.source if first else "", full=full_numbers),
+        destination=show_number(last.destination if last else "", full=full_numbers),
+        destination_country=(last.destination_country if last else ""),
+        directions="/".join(leg.direction.lower() for leg in legs if leg.direction),
+    )
+
+
+def feed(after: str | None, *, full_numbers: bool, limit: int = 15) -> tuple[list[SessionRow], str | None]:
+    """Sessions changed after the cursor, newest first, and the next cursor.
+
+    The cursor is (updated_at, id). A worker stamps updated_at before its transaction commits,
+    so a slow batch can commit rows stamped just before the cursor; re-reading a few seconds of
+    overlap catches them, and the page replaces a row it already shows (same element id).
+    """
+    qs = Session.objects.prefetch_related(_legs_prefetch()).order_by("-updated_at", "-id")
+    parsed = parse_cursor(after)
+    if parsed:
+        qs = qs.filter(updated_at__gt=parsed[0] - timedelta(seconds=5))
+    sessions = list(qs[:limit])
+    rows = [_row(s, full_numbers=full_numbers) for s in sessions]
+    if sessions:
+        cursor = _cursor(sessions[0].updated_at, sessions[0].id)
+    else:
+        cursor = after if parsed else _cursor(timezone.now() - timedelta(seconds=5), 0)
+    return rows, cursor
+
+
+SESSION_RANGES: dict[str, timedelta | None] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "all": None,
+}
+PAGE_SIZE = 50
+SIP_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"]
+
+
+def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
+    """The session queryset for cleaned filter values (see dashboard.forms.SessionFilterForm)."""
+    qs = Session.objects.filter(start_time__isnull=False)
+    now = now or timezone.now()
+    span = SESSION_RANGES.get(f.get("range") or "24h")
+    if f.get("start"):
+        qs = qs.filter(start_time__gte=f["start"])
+    elif span is not None:
+        qs = qs.filter(start_time__gte=now - span)
+    if f.get("end"):
+        qs = qs.filter(start_time__lt=f["end"])
+    for name, lookup in (
+        ("status", "status"),
+        ("outcome", "outcome_group"),
+        ("product", "product"),
+        ("sub_account", "sub_account_id"),
+    ):
+        if f.get(name):
+            qs = qs.filter(**{lookup: f[name]})
+    if f.get("sip_code") is not None:
+        qs = qs.filter(primary_sip_code=f["sip_code"])
+    if f.get("sip_class"):
+        digit = int(f["sip_class"][0])
+        qs = qs.filter(primary_sip_code__gte=digit * 100, primary_sip_code__lte=digit * 100 + 99)
+    if f.get("error_code") is not None:
+        qs = qs.filter(error_code=f["error_code"])
+    if f.get("anomaly"):
+        qs = qs.filter(anomalies__contains=[f["anomaly"]])
+    leg_filter = Q()
+    if f.get("direction"):
+        leg_filter &= Q(direction=f["direction"])
+    if f.get("country"):
+        leg_filter &= Q(destination_country=f["country"].upper())
+    if f.get("number"):
+        digits = f["number"].strip()
+        leg_filter &= Q(source__contains=digits) | Q(destination__contains=digits)
+    if leg_filter:
+        # EXISTS, not a join: a session with two matching legs is still one row.
+        qs = qs.filter(Exists(CallLeg.objects.filter(leg_filter, session=OuterRef("pk"))))
+    return qs
+
+
+@dataclass
+class SessionPage:
+    rows: list[SessionRow]
+    next_cursor: str | None
+    is_first: bool
+
+
+def session_page(f: dict[str, Any], *, full_numbers: bool, cursor: str | None) -> SessionPage:
+    """One keyset page on (start_time, id): constant cost however deep the page."""
+    oldest_first = f.get("sort") == "oldest"
+    qs = filter_sessions(f).prefetch_related(_legs_prefetch())
+    parsed = parse_cursor(cursor)
+    if oldest_first:
+        qs = qs.order_by("start_time", "id")
+        if parsed:
+            qs = qs.filter(Q(start_time__gt=parsed[0]) | Q(start_time=parsed[0], id__gt=parsed[1]))
+    else:
+        qs = qs.order_by("-start_time", "-id")
+        if parsed:
+            qs = qs.filter(Q(start_time__lt=parsed[0]) | Q(start_time=parsed[0], id__lt=parsed[1]))
+    sessions = list(qs[: PAGE_SIZE + 1])
+    more = len(sessions) > PAGE_SIZE
+    sessions = sessions[:PAGE_SIZE]
+    next_cursor = _cursor(sessions[-1].start_time, sessions[-1].id) if more else None
+    return SessionPage([_row(s, full_numbers=full_numbers) for s in sessions], next_cursor, parsed is None)
+
+
+CSV_HEADER = [
+    "session_id", "start_time", "end_time", "duration_seconds", "status", "outcome_group", "product",
+    "sub_account_id", "primary_cause", "primary_cause_kind", "error_code", "anomalies", "legs",
+    "source", "destination", "destination_countries",
+]  # fmt: skip
+
+
+def session_csv_rows(f: dict[str, Any], *, full_numbers: bool) -> Iterator[list[Any]]:
+    """Every filtered session (not one page), read in chunks so memory stays flat."""
+    qs = (
+        filter_sessions(f)
+        .prefetch_related(
+            Prefetch(
+                "legs",
+                queryset=CallLeg.objects.only(*_LEG_FIELDS).order_by("initiated_at", "leg_key", "id"),
+            )
+        )
+        .order_by("-start_time", "-id")
+    )
+    for s in qs.iterator(chunk_size=2000):
+        legs = list(s.legs.all())
+        yield [
+            s.session_id,
+            s.start_time.isoformat() if s.start_time else "",
+            s.end_time.isoformat() if s.end_time else "",
+            "" if s.duration_seconds is None else s.duration_seconds,
+            s.status,
+            s.outcome_group,
+            s.product,
+            s.sub_account_id,
+            s.primary_cause,
+            s.primary_cause_kind,
+            "" if s.error_code is None else s.error_code,
+            " ".join(s.anomalies or []),
+            len(legs),
+            show_number(legs[0].source, full=full_numbers) if legs else "",
+            show_number(legs[-1].destination, full=full_numbers) if legs else "",
+            " ".join(sorted({leg.destination_country for leg in legs if leg.destination_country})),
+        ]
+
+
+# --- one session ------------------------------------------------------------------------------
+
+
+@dataclass
+class LegView:
+    leg: CallLeg
+    source: str
+    destination: str
+    sip_code: int | None
+    sip_reason: str
+    sip_class: str
+
+
+@dataclass
+class TimelineEntry:
+    raw: RawEvent
+    event_time: datetime | None
+    classification: Any
+    out_of_order: bool
+    duplicate: bool
+    payload: str
+    anomalies: list[str]
+
+
+@dataclass
+class Guidance:
+    title: str
+    explanation: str
+    description: str
+    common_cause: str
+    retry: str
+    responsibility: str
+    reference_url_query: str
+    troubleshooting: list[TroubleshootingEntry] = field(default_factory=list)
+
+
+@dataclass
+class SessionDetail:
+    session: Session
+    legs: list[LegView]
+    timeline: list[TimelineEntry]
+    anomalies: list[tuple[str, str]]
+    guidance: Guidance | None
+
+
+def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | None:
+    session = Session.objects.filter(session_id=session_id).first()
+    if session is None:
+        return None
+    legs = list(session.legs.all())
+    events = list(
+        RawEvent.objects.filter(session_id=session_id)
+        .select_related("eventclassification")
+        .order_by("received_at", "id")
+    )
+    codes_needed = {leg.final_sip_code or leg.last_sip_code for leg in legs} - {None}
+    if session.primary_sip_code is not None:
+        codes_needed.add(session.primary_sip_code)
+    refs = {c.code: c for c in SipCode.objects.filter(code__in=codes_needed)} if codes_needed else {}
+
+    leg_views = []
+    for leg in legs:
+        code = leg.final_sip_code if leg.final_sip_code is not None else leg.last_sip_code
+        ref = refs.get(code) if code is not None else None
+        leg_views.append(
+            LegView(
+                leg,
+                show_number(leg.source, full=full_numbers),
+                show_number(leg.destination, full=full_numbers),
+                code,
+                ref.reason_phrase if ref else ("" if code is None else "Not in the reference"),
+                sip_class_of(code),
+            )
+        )
+
+    labels = anomaly_labels()
+    timeline, latest = [], None
+    for raw in events:
+        cls = getattr(raw, "eventclassification", None)
+        event_time = cls.event_time if cls else None
+        # Out of order: it arrived after an event that happened later than it did. A second of
+        # slack, because summaries carry whole seconds while call status events carry milliseconds.
+        out_of_order = bool(event_time and latest and event_time < latest - timedelta(seconds=1))
+        if event_time and (latest is None or event_time > latest):
+            latest = event_time
+        body = raw.body if full_numbers else mask_payload(raw.body)
+        timeline.append(
+            TimelineEntry(
+                raw=raw,
+                event_time=event_time,
+                classification=cls,
+                out_of_order=out_of_order or bool(cls and "out_of_order" in (cls.anomalies or [])),
+                duplicate=raw.deliveries > 1,
+                payload=json.dumps(body, indent=2, ensure_ascii=False),
+                anomalies=[labels.get(a, a) for a in (cls.anomalies if cls else [])],
+            )
+        )
+    timeline.sort(
+        key=lambda e: (
+            (e.event_time or e.raw.received_at).replace(microsecond=0),
+            e.raw.event_type == "SESSION_SUMMARY",  # within a second, the summary comes last
+            e.event_time or e.raw.received_at,
+            e.raw.received_at,
+            e.raw.id,
+        )
+    )
+    anomalies = [(slug, labels.get(slug, slug.replace("_", " "))) for slug in session.anomalies or []]
+    troubleshooting_ids = {
+        tid for e in timeline if e.classification for tid in e.classification.troubleshooting_ids or []
+    }
+    return SessionDetail(session, leg_views, timeline, anomalies, _guidance(session, refs, troubleshooting_ids))
+
+
+def _guidance(session: Session, refs: dict[int, SipCode], troubleshooting_ids: set[int]) -> Guidance | None:
+    kind, cause = session.primary_cause_kind, session.primary_cause
+    entries = TroubleshootingEntry.objects.prefetch_related("sip_codes")
+    if kind == CauseKind.SIP and session.primary_sip_code is not None:
+        code = session.primary_sip_code
+        ref = refs.get(code)
+        troubleshooting = list(entries.filter(Q(sip_codes=code) | Q(id__in=troubleshooting_ids)).distinct())
+        if ref is None:
+            sip_class = SipClass.objects.filter(digit=code // 100).first() if 100 <= code <= 699 else None
+            return Guidance(
+                f"SIP {code} (not in the reference)",
+                f"{code} is not in the reference"
+                + (f"; it is treated as a {sip_class.name.lower()}." if sip_class else "; it is not a valid SIP code."),
+                sip_class.meaning if sip_class else "",
+                "",
+                retry_label(sip_class.default_retry_advice) if sip_class else "",
+                "",
+                f"q={code}",
+                troubleshooting,
+            )
+        return Guidance(
+            f"SIP {ref.code} {ref.reason_phrase}",
+            ref.explanation,
+            ref.description,
+            ref.common_cause,
+            ref.get_retry_advice_display(),
+            ref.get_responsibility_display(),
+            f"q={code}",
+            troubleshooting,
+        )
+    if kind == CauseKind.ERROR_CODE and _is_int(cause):
+        err = VoiceErrorCode.objects.filter(code=int(cause)).first()
+        message = err.message if err else "Unknown 8x8 error code"
+        return Guidance(
+            f"8x8 error {cause}: {message}",
+            err.guidance if err else (session.error_message or ""),
+            session.error_message,
+            "",
+            err.get_retry_advice_display() if err else "",
+            err.get_responsibility_display() if err else "",
+            f"q={cause}",
+            list(entries.filter(id__in=troubleshooting_ids)),
+        )
+    if kind == CauseKind.STATUS and cause:
+        status = SessionStatus.objects.filter(code=cause).first()
+        return Guidance(
+            f"Session status {cause}",
+            status.description if status else "",
+            "",
+            "",
+            retry_label(session.retry_advice),
+            session.responsibility.replace("_", " "),
+            f"q={cause}",
+            list(entries.filter(id__in=troubleshooting_ids)),
+        )
+    return None
+
+
+# --- codes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CodeLine:
+    code: str
+    sip_class: str
+    count: int
+    share: float | None
+    change: float | None  # percent vs previous window; None when new
+    reason: str
+    known: bool
+    is_int: bool
+
+
+def _code_counts(window: Window, extra: Q | None = None) -> dict[tuple[str, str], int]:
+    _, where = _bucket_filter(window)
+    qs = CodeRollupModel.objects.filter(where)
+    if extra is not None:
+        qs = qs.filter(extra)
+    return {
+        (r["sip_code"], r["sip_class"]): r["n"] for r in qs.values("sip_code", "sip_class").annotate(n=Sum("count"))
+    }
+
+
+def code_breakdown(window: Window) -> tuple[list[CodeLine], list[CodeLine], int]:
+    """(known codes grouped by class, unknown codes, total) for the window."""
+    current, previous = _code_counts(window), _code_counts(window.previous())
+    prev_by_code: dict[str, int] = defaultdict(int)
+    for (code, _), n in previous.items():
+        prev_by_code[code] += n
+    ints = {int(code) for code, _ in current if _is_int(code)}
+    refs = {c.code: c for c in SipCode.objects.filter(code__in=ints)} if ints else {}
+    total = sum(current.values())
+    known, unknown = [], []
+    for (code, sip_class), n in current.items():
+        ref = refs.get(int(code)) if _is_int(code) else None
+        before = prev_by_code.get(code, 0)
+        line = CodeLine(
+            code,
+            sip_class,
+            n,
+            _pct(n, total),
+            round(100.0 * (n - before) / before, 1) if before else None,
+            ref.reason_phrase if ref else "",
+            ref is not None,
+            _is_int(code),
+        )
+        (known if ref else unknown).append(line)
+    known.sort(key=lambda line: (line.sip_class, -line.count, line.code))
+    unknown.sort(key=lambda line: (-line.count, line.code))
+    return known, unknown, total
+
+
+SPLITS = {"direction": "Direction", "destination_country": "Destination country", "sub_account_id": "Sub-account"}
+
+
+def code_splits(window: Window, code: str | None, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """Per dimension: total final codes, failures (3xx–6xx and invalid) and the top failing code.
+
+    One grouped read of the rollup, folded three ways in Python: cheaper than six GROUP BYs
+    over the same rows for a week of hour buckets.
+    """
+    _, where = _bucket_filter(window)
+    qs = CodeRollupModel.objects.filter(where)
+    if code:
+        qs = qs.filter(sip_code=code)
+    rows = qs.values_list(*SPLITS, "sip_code", "sip_class").annotate(n=Sum("count")).order_by()
+    totals: dict[str, dict[str, list[int]]] = {dim: defaultdict(lambda: [0, 0]) for dim in SPLITS}
+    by_code: dict[str, dict[tuple[str, str], int]] = {dim: defaultdict(int) for dim in SPLITS}
+    for direction, country, sub, sip_code, sip_class, n in rows:
+        failing = sip_class not in ("1xx", "2xx")
+        for dim, value in zip(SPLITS, (direction, country, sub), strict=True):
+            slot = totals[dim][value]
+            slot[0] += n
+            if failing:
+                slot[1] += n
+                by_code[dim][(value, sip_code)] += n
+    result = {}
+    for dim in SPLITS:
+        top: dict[str, tuple[int, str]] = {}
+        for (value, sip_code), n in by_code[dim].items():
+            if value not in top or (n, sip_code) > top[value]:
+                top[value] = (n, sip_code)
+        ranked = sorted(totals[dim].items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:limit]
+        result[dim] = [
+            {
+                "value": value or "—",
+                "raw": value,
+                "total": total,
+                "failures": failures,
+                "failure_pct": _pct(failures, total),
+                "top_code": top.get(value, (0, ""))[1],
+            }
+            for value, (total, failures) in ranked
+        ]
+    return result
+
+
+# --- troubleshooting & reference -------------------------------------------------------------
+
+
+def troubleshooting(window: Window) -> dict[str, Any]:
+    counts: dict[str, int] = defaultdict(int)
+    for (code, _), n in _code_counts(window).items():
+        counts[code] += n
+    entries = []
+    for entry in TroubleshootingEntry.objects.prefetch_related("sip_codes"):
+        codes = [(c.code, c.reason_phrase, counts.get(str(c.code), 0)) for c in entry.sip_codes.all()]
+        entries.append({"entry": entry, "codes": codes, "total": sum(n for _, _, n in codes)})
+    return {
+        "entries": entries,
+        "practices": list(BestPractice.objects.all()),
+        "classes": list(SipClass.objects.all()),
+        "error_codes": list(VoiceErrorCode.objects.all()),
+    }
+
+
+def reference(q: str) -> dict[str, Any]:
+    q = q.strip()
+    codes = SipCode.objects.select_related("sip_class")
+    errors = VoiceErrorCode.objects.all()
+    statuses, leg_statuses, classes = SessionStatus.objects.all(), LegStatus.objects.all(), SipClass.objects.all()
+    if q:
+        text = Q(reason_phrase__icontains=q) | Q(description__icontains=q) | Q(explanation__icontains=q)
+        codes = codes.filter(text | Q(code=int(q)) if q.isdigit() and len(q) <= 4 else text)
+        err_text = Q(message__icontains=q) | Q(guidance__icontains=q)
+        errors = errors.filter(err_text | Q(code=int(q)) if _is_int(q) and len(q) <= 6 else err_text)
+        statuses = statuses.filter(Q(code__icontains=q) | Q(description__icontains=q))
+        leg_statuses = leg_statuses.filter(Q(code__icontains=q) | Q(description__icontains=q))
+        class_text = Q(name__icontains=q) | Q(meaning__icontains=q)
+        if q[:1].isdigit():  # "486" or "4xx" also shows class 4
+            class_text |= Q(digit=int(q[0]))
+        classes = classes.filter(class_text)
+    return {
+        "codes": list(codes),
+        "errors": list(errors),
+        "statuses": list(statuses),
+        "leg_statuses": list(leg_statuses),
+        "classes": list(classes),
+    }
+
+
+# --- health & metrics -------------------------------------------------------------------------
+
+
+def database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True, "ok"
+    except Exception as exc:  # any failure means "not reachable" for a health probe
+        return False, type(exc).__name__
+
+
+def pending_backlog() -> dict[str, Any]:
+    pending = RawEvent.objects.filter(state=EventState.PENDING)
+    oldest = pending.order_by("id").values_list("received_at", flat=True).first()
+    return {
+        "pending": pending.count(),
+        "oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 3) if oldest else 0.0,
+    }
+
+
+def metrics_snapshot() -> dict[str, Any]:
+    """Counters for /metrics. Totals come from cheap index-backed counts and the receiver tallies."""
+    stored = RawEvent.objects.count()
+    failed = RawEvent.objects.filter(state=EventState.FAILED).count()
+    backlog = pending_backlog()
+    tallies = list(
+        ReceiverTally.objects.values("outcome", "reason").annotate(n=Sum("count")).order_by("outcome", "reason")
+    )
+    return {
+        "stored": stored,
+        "pending": backlog["pending"],
+        "failed": failed,
+        "processed": stored - backlog["pending"] - failed,
+        "lag": backlog["oldest_pending_age_seconds"],
+        "tallies": tallies,
+        "sessions_in_progress": Session.objects.filter(outcome_group=OutcomeGroup.IN_PROGRESS).count(),
+    }

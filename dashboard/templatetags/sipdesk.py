@@ -1,0 +1,62 @@
+"""Small presentation helpers: UTC <time> elements, badges, durations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+@register.simple_tag
+def utc(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> SafeString | str:
+    """A <time> in UTC; static/js/localtime.js rewrites the text to the viewer's zone, UTC stays on hover."""
+    if moment is None:
+        return "—"
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} UTC</time>',
+        moment.isoformat(),
+        moment.strftime("%Y-%m-%d %H:%M:%S"),
+        moment.strftime(fmt),
+    )
+
+
+@register.filter
+def outcome_badge(group: str) -> str:
+    return f"badge badge-{group or 'unknown'}"
+
+
+@register.filter
+def sip_badge(sip_class: str) -> str:
+    return f"badge sip-{(sip_class or 'none').replace('xx', '')}"
+
+
+@register.filter
+def duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+@register.filter
+def signed(value: float | None, unit: str = "%") -> str:
+    if value is None:
+        return "new" if unit == "%" else "—"
+    return f"{value:+.1f}{' pp' if unit == 'pp' else '%'}"
+
+
+@register.filter
+def change_tone(value: float | None) -> str:
+    if not value:
+        return "flat"
+    return "up" if value > 0 else "down"
+
+
+@register.filter
+def get_item(mapping: dict, key: str):
+    return mapping.get(key, key)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from dashboard.tests.factories import make_session
+from webhooks.models import RawEvent, ReceiverTally
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_is_200_when_database_and_broker_are_up(client):
+    s = make_session()
+    RawEvent.objects.create(
+        event_type="CALL_STATUS", dedupe_key="p1", session_id=s.session_id, body={}, state="pending"
+    )
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["broker"] == "ok"
+    assert body["pending"] == 1
+    assert body["oldest_pending_age_seconds"] >= 0
+
+
+@override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+def test_healthz_is_503_when_the_broker_is_unreachable(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = json.loads(response.content)
+    assert body["status"] == "unavailable"
+    assert body["broker"] != "ok"
+    assert body["database"] == "ok"
+
+
+def test_metrics_in_prometheus_text_format(client):
+    s = make_session(status="IN_PROGRESS")
+    for key, state in (("a", "processed"), ("b", "processed"), ("c", "pending"), ("d", "failed")):
+        RawEvent.objects.create(event_type="CALL_STATUS", dedupe_key=key, session_id=s.session_id, body={}, state=state)
+    minute = timezone.now().replace(second=0, microsecond=0)
+    ReceiverTally.objects.create(minute=minute, outcome="duplicate", count=5)
+    ReceiverTally.objects.create(minute=minute, outcome="refused", reason="unauthorized", count=3)
+    ReceiverTally.objects.create(minute=minute, outcome="refused", reason="invalid_json", count=1)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.content.decode()
+    samples = dict(re.findall(r"^(sipdesk_[a-z_]+(?:\{[^}]*\})?) (\S+)$", text, re.MULTILINE))
+    assert samples["sipdesk_events_stored_total"] == "4"
+    assert samples["sipdesk_events_received_total"] == "13"
+    assert samples["sipdesk_events_duplicate_total"] == "5"
+    assert samples['sipdesk_events_refused_total{reason="unauthorized"}'] == "3"
+    assert samples['sipdesk_events_refused_total{reason="invalid_json"}'] == "1"
+    assert samples["sipdesk_events_processed_total"] == "2"
+    assert samples["sipdesk_events_failed_total"] == "1"
+    assert samples["sipdesk_events_pending"] == "1"
+    assert float(samples["sipdesk_classification_lag_seconds"]) >= 0
+    assert samples["sipdesk_sessions_in_progress"] == "1"
+    # every sample has HELP and TYPE lines
+    for name in {k.split("{")[0] for k in samples}:
+        assert f"# TYPE {name} " in text
+        assert f"# HELP {name} " in text
+
+
+@override_settings(SIPDESK_METRICS_TOKEN="scrape-token")
+def test_metrics_token_when_configured(client):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").status_code == 200

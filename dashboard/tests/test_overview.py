@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard.queries import parse_cursor
+from dashboard.tests.factories import code_rollup, make_session, session_rollup
+from webhooks.models import RawEvent, ReceiverTally
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_empty_overview_explains_how_to_point_8x8_here(support_client):
+    response = support_client.get("/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "/webhooks/8x8/" in body
+    assert "httpAuthHeader" in body
+
+
+def test_tiles_show_rates_and_change_against_previous_window(support_client):
+    now = timezone.now()
+    # Current hour: 6 answered, 2 busy, 2 failed. Previous hour: 5 answered, 5 failed.
+    session_rollup(now - timedelta(minutes=10), "COMPLETED", 6)
+    session_rollup(now - timedelta(minutes=11), "BUSY", 2)
+    session_rollup(now - timedelta(minutes=12), "FAILED", 2)
+    session_rollup(now - timedelta(minutes=70), "COMPLETED", 5)
+    session_rollup(now - timedelta(minutes=71), "FAILED", 5)
+    tiles = {t.label: t for t in support_client.get("/?window=1h").context["tiles"]}
+    assert tiles["Sessions"].value == "10"
+    assert tiles["Sessions"].change == 0.0
+    assert tiles["Answered"].value == "60.0%"
+    assert tiles["Answered"].change == 10.0  # 60 % vs 50 %: +10 percentage points
+    assert tiles["Not answered"].value == "20.0%"
+    assert tiles["Failed + error"].value == "20.0%"
+    assert tiles["Failed + error"].change == -30.0
+
+
+def test_window_picker_changes_the_span(support_client):
+    now = timezone.now()
+    session_rollup(now - timedelta(minutes=30), "COMPLETED", 4)
+    session_rollup(now - timedelta(hours=5), "FAILED", 3, size="hour")
+    session_rollup(now - timedelta(hours=5), "FAILED", 3)
+    assert {t.label: t.value for t in support_client.get("/?window=15m").context["tiles"]}["Sessions"] == "0"
+    assert {t.label: t.value for t in support_client.get("/?window=1h").context["tiles"]}["Sessions"] == "4"
+    assert {t.label: t.value for t in support_client.get("/?window=24h").context["tiles"]}["Sessions"] == "7"
+
+
+def test_chart_is_server_side_svg(support_client):
+    session_rollup(timezone.now() - timedelta(minutes=3), "FAILED", 2)
+    body = support_client.get("/?window=15m").content.decode()
+    assert "<svg" in body
+    assert "Failed 2" in body  # the bar's tooltip
+
+
+def test_top_failure_causes_link_to_sessions_and_guidance(support_client):
+    for _ in range(3):
+        make_session(status="BUSY", sip_code=486)
+    make_session(status="ERROR", error_code=-2004)
+    make_session(status="COMPLETED")
+    response = support_client.get("/?window=1h")
+    causes = response.context["causes"]
+    assert [(c.cause, c.count, c.share) for c in causes] == [("486", 3, 75.0), ("-2004", 1, 25.0)]
+    assert causes[0].reason == "Busy Here"
+    assert causes[1].reason == "No coverage available for requested area"
+    body = response.content.decode()
+    assert "/sessions/?range=1h&amp;sip_code=486" in body
+    assert "/troubleshooting/?window=1h#code-486" in body
+
+
+def test_receiver_health_strip(support_client):
+    s = make_session()
+    now = timezone.now()
+    RawEvent.objects.create(event_type="CALL_STATUS", dedupe_key="a", session_id=s.session_id, body={}, state="pending")
+    RawEvent.objects.create(event_type="CALL_STATUS", dedupe_key="b", session_id=s.session_id, body={}, state="failed")
+    ReceiverTally.objects.create(minute=now.replace(second=0, microsecond=0), outcome="duplicate", count=4)
+    ReceiverTally.objects.create(
+        minute=now.replace(second=0, microsecond=0), outcome="refused", reason="unauthorized", count=2
+    )
+    ReceiverTally.objects.create(minute=now - timedelta(days=2), outcome="duplicate", count=99)
+    health = support_client.get("/?window=1h").context["health"]
+    assert (health.pending, health.failed, health.duplicates, health.refusals) == (1, 1, 4, 2)
+    assert health.refusals_by_reason == {"unauthorized": 2}
+    assert health.last_event_at is not None
+
+
+def test_htmx_window_switch_returns_only_the_partial(support_client):
+    response = support_client.get("/?window=24h", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert 'id="overview-body"' in body
+    assert 'id="feed-rows"' not in body
+
+
+def test_live_feed_returns_only_sessions_after_the_cursor(support_client):
+    old = make_session(status="COMPLETED")
+    first = support_client.get("/").context
+    assert [r.session_id for r in first["feed_rows"]] == [old.session_id]
+    cursor = first["feed_cursor"]
+    # The cursor overlaps a few seconds (see queries.feed), so age the old row past it.
+    type(old).objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    ts, _ = parse_cursor(cursor)
+    cursor = f"{(ts - timedelta(seconds=30)).isoformat()}_0"
+    new = make_session(status="FAILED", sip_code=503)
+    response = support_client.get("/feed/", {"after": cursor}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert f"/sessions/{new.session_id}/" in body
+    assert f"/sessions/{old.session_id}/" not in body
+    assert "<html" not in body
+    assert 'id="feed-poller"' in body
+    assert 'hx-swap-oob="true"' in body
+    assert "document.visibilityState" in body  # polling pauses while the tab is hidden
+
+
+def test_feed_masks_numbers_without_permission(support_client):
+    make_session(destination="+6591234567")
+    body = support_client.get("/").content.decode()
+    assert "+65 9•••• 4567" in body
+    assert "+6591234567" not in body
+
+
+def test_feed_shows_full_numbers_with_permission(numbers_client):
+    make_session(destination="+6591234567")
+    assert "+6591234567" in numbers_client.get("/").content.decode()
+
+
+def test_overview_query_count_does_not_grow_with_sessions(support_client, django_assert_max_num_queries):
+    for i in range(20):
+        make_session(status="FAILED", sip_code=500 + i % 4, legs=2)
+    code_rollup(timezone.now(), "503", 5)
+    with django_assert_max_num_queries(16):
+        support_client.get("/?window=1h")
+
+
+def test_week_window_reads_failure_causes_from_rollups(support_client):
+    code_rollup(timezone.now() - timedelta(days=2), "503", 7, size="hour")
+    code_rollup(timezone.now() - timedelta(days=2), "200", 50, size="hour")
+    make_session(status="ERROR", error_code=-2004, start=timezone.now() - timedelta(days=3))
+    causes = support_client.get("/?window=7d").context["causes"]
+    assert [(c.cause, c.count) for c in causes] == [("503", 7), ("-2004", 1)]
+    assert causes[0].reason == "Service Unavailable"

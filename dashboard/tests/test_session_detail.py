@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard.tests.factories import make_event, make_session
+from reference.models import SipCode
+
+pytestmark = pytest.mark.django_db
+
+
+def url(session) -> str:
+    return f"/sessions/{session.session_id}/"
+
+
+def test_anonymous_is_sent_to_login(client):
+    s = make_session()
+    response = client.get(url(s))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_unknown_session_is_404(support_client):
+    assert support_client.get("/sessions/no-such-session/").status_code == 404
+
+
+def test_header_shows_primary_cause_explanation_and_retry_advice(support_client):
+    s = make_session(status="BUSY", sip_code=486)
+    body = support_client.get(url(s)).content.decode()
+    assert "Primary cause: SIP 486 Busy Here" in body
+    assert "Nothing is wrong with the setup; try again later." in body
+    assert "Retry later" in body
+    assert "Callee behaviour" in body
+    assert f'href="http://testserver{url(s)}"' in body  # permalink
+
+
+def test_admin_edits_to_the_reference_show_at_once(support_client):
+    s = make_session(status="BUSY", sip_code=486)
+    SipCode.objects.filter(code=486).update(explanation="Edited by the reference admin.")
+    assert "Edited by the reference admin." in support_client.get(url(s)).content.decode()
+
+
+def test_troubleshooting_guidance_for_the_cause(support_client):
+    s = make_session(status="FAILED", sip_code=503)
+    body = support_client.get(url(s)).content.decode()
+    assert "Network/routing issues" in body
+    assert "Contact 8x8 CPaaS Support" in body
+
+
+def test_error_code_guidance(support_client):
+    s = make_session(status="ERROR", error_code=-2004, error_message="No coverage available for requested area")
+    body = support_client.get(url(s)).content.decode()
+    assert "8x8 error -2004: No coverage available for requested area" in body
+
+
+def test_unknown_code_is_explained_by_its_class(support_client):
+    s = make_session(status="FAILED", sip_code=499)
+    body = support_client.get(url(s)).content.decode()
+    assert "SIP 499 (not in the reference)" in body
+    assert "Not in the reference" in body  # the leg's reason column
+
+
+def test_timeline_is_in_event_time_order_with_duplicates_and_out_of_order_marked(support_client):
+    s = make_session(status="BUSY", sip_code=486, anomalies=["out_of_order", "duplicate_delivery"])
+    t0 = s.start_time
+    now = timezone.now()
+    # Arrival order: disconnect first, then the earlier initiate (late), then VSS (delivered twice).
+    make_event(s, call_status="CALL_DISCONNECTED", sip_code=486, event_time=t0 + timedelta(seconds=20), received_at=now)
+    make_event(s, call_status="CALL_INITIATED", sip_code=200, event_time=t0, received_at=now + timedelta(seconds=1))
+    make_event(
+        s, event_type="SESSION_SUMMARY", call_status="BUSY", event_time=t0 + timedelta(seconds=25),
+        received_at=now + timedelta(seconds=2), deliveries=3,
+    )  # fmt: skip
+    detail = support_client.get(url(s)).context["d"]
+    assert [e.classification.call_status for e in detail.timeline] == ["CALL_INITIATED", "CALL_DISCONNECTED", "BUSY"]
+    assert [e.out_of_order for e in detail.timeline] == [True, False, False]
+    assert [e.duplicate for e in detail.timeline] == [False, False, True]
+    body = support_client.get(url(s)).content.decode()
+    assert "out of order" in body
+    assert "delivered 3×" in body
+    assert "Events arrived out of order" in body  # the session's anomaly list
+
+
+def test_pending_event_without_classification_is_shown(support_client):
+    s = make_session(status="IN_PROGRESS")
+    make_event(s, classify=False, state="pending")
+    body = support_client.get(url(s)).content.decode()
+    assert "pending" in body
+
+
+def test_raw_payload_is_pretty_printed_and_escaped(support_client):
+    s = make_session()
+    make_event(s, body={"eventType": "CALL_STATUS", "payload": {"note": "<script>alert(1)</script>"}})
+    body = support_client.get(url(s)).content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "&quot;payload&quot;: {\n" in body  # indented JSON
+
+
+def test_numbers_are_masked_in_legs_and_raw_payloads(support_client):
+    s = make_session(destination="+6591234567")
+    make_event(
+        s, body={"payload": {"destination": "+6591234567", "details": {"CallA": {"Destination": "+6591234567"}}}}
+    )
+    body = support_client.get(url(s)).content.decode()
+    assert "+6591234567" not in body
+    assert "+65 9•••• 4567" in body
+
+
+def test_numbers_are_shown_with_permission(numbers_client):
+    s = make_session(destination="+6591234567")
+    make_event(s, body={"payload": {"destination": "+6591234567"}})
+    body = numbers_client.get(url(s)).content.decode()
+    assert body.count("+6591234567") >= 2
+
+
+def test_in_progress_session_polls_and_finished_one_does_not(support_client):
+    live = make_session(status="IN_PROGRESS")
+    done = make_session(status="COMPLETED")
+    assert "every 3s" in support_client.get(url(live)).content.decode()
+    assert "every 3s" not in support_client.get(url(done)).content.decode()
+
+
+def test_htmx_request_returns_only_the_partial(support_client):
+    s = make_session(status="IN_PROGRESS")
+    body = support_client.get(url(s), HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in body
+    assert body.strip().startswith('<div id="session-body"')
+
+
+def test_query_count_is_bounded(support_client, django_assert_max_num_queries):
+    s = make_session(status="FAILED", sip_code=503, legs=2)
+    for i in range(10):
+        make_event(s, sip_code=503, event_time=s.start_time + timedelta(seconds=i))
+    with django_assert_max_num_queries(12):
+        support_client.get(url(s))
+
+
+def test_a_summary_with_whole_seconds_is_not_flagged_out_of_order(support_client):
+    s = make_session(status="BUSY", sip_code=486)
+    t0 = s.start_time.replace(microsecond=0)
+    now = timezone.now()
+    make_event(s, sip_code=486, event_time=t0 + timedelta(seconds=8, milliseconds=420), received_at=now)
+    make_event(
+        s, event_type="SESSION_SUMMARY", call_status="BUSY", event_time=t0 + timedelta(seconds=8),
+        received_at=now + timedelta(seconds=1),
+    )  # fmt: skip
+    timeline = support_client.get(url(s)).context["d"].timeline
+    assert [e.raw.event_type for e in timeline] == ["CALL_STATUS", "SESSION_SUMMARY"]
+    assert [e.out_of_order for e in timeline] == [False, False]

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.utils import timezone
+
+from dashboard.queries import PAGE_SIZE
+from dashboard.tests.factories import make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(response) -> list[str]:
+    return [row.session_id for row in response.context["page"].rows]
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/sessions/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_support_user_sees_sessions_newest_first(support_client):
+    older = make_session(start=timezone.now() - timedelta(hours=2))
+    newer = make_session(start=timezone.now() - timedelta(minutes=2))
+    response = support_client.get("/sessions/")
+    assert response.status_code == 200
+    assert ids(response) == [newer.session_id, older.session_id]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("sip_code=486", ["busy"]),
+        ("sip_class=5xx", ["server"]),
+        ("error_code=-2004", ["coverage"]),
+        ("status=BUSY", ["busy"]),
+        ("outcome=failed", ["server"]),
+        ("outcome=error", ["coverage"]),
+        ("sub_account=other_acct", ["coverage"]),
+        ("product=NUMBER_MASKING", ["server"]),
+        ("direction=INBOUND", ["server"]),
+        ("country=lk", ["busy"]),
+        ("number=98764", ["ok"]),
+        ("anomaly=out_of_order", ["busy"]),
+        ("range=15m", ["ok", "busy", "server", "coverage"]),
+        ("range=1h", ["ok", "busy", "server", "coverage", "old"]),
+    ],
+)
+def test_filters_narrow_the_results(support_client, query, expected):
+    now = timezone.now()
+    made = {
+        "coverage": make_session(
+            status="ERROR", error_code=-2004, sub_account="other_acct", start=now - timedelta(minutes=4)
+        ),
+        "server": make_session(
+            status="FAILED",
+            sip_code=503,
+            product="NUMBER_MASKING",
+            direction="INBOUND",
+            start=now - timedelta(minutes=3),
+        ),
+        "busy": make_session(
+            status="BUSY", sip_code=486, country="LK", anomalies=["out_of_order"], start=now - timedelta(minutes=2)
+        ),
+        "ok": make_session(status="COMPLETED", destination="+6598764567", start=now - timedelta(minutes=1)),
+        "old": make_session(status="COMPLETED", destination="+6590000000", start=now - timedelta(minutes=40)),
+        "ancient": make_session(status="COMPLETED", start=now - timedelta(days=3)),
+    }
+    names = {s.session_id: name for name, s in made.items()}
+    response = support_client.get(f"/sessions/?{query}")
+    assert [names[i] for i in ids(response)] == expected
+
+
+def test_invalid_filter_values_are_ignored_not_fatal(support_client):
+    s = make_session()
+    response = support_client.get("/sessions/?sip_code=abc&status=NOPE&after=garbage")
+    assert response.status_code == 200
+    assert ids(response) == [s.session_id]
+
+
+def test_htmx_request_returns_only_the_results_partial(support_client):
+    make_session(status="BUSY", sip_code=486)
+    response = support_client.get("/sessions/?sip_code=486", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "<html" not in body
+    assert body.strip().startswith('<section id="results"')
+    assert "486" in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_numbers_are_masked_without_permission(support_client):
+    make_session(source="+6568332048", destination="+6591234567")
+    body = support_client.get("/sessions/").content.decode()
+    assert "+65 6•••• 2048" in body
+    assert "+65 9•••• 4567" in body
+    assert "+6591234567" not in body
+    assert "+6568332048" not in body
+
+
+def test_numbers_are_shown_with_permission(numbers_client):
+    make_session(source="+6568332048", destination="+6591234567")
+    body = numbers_client.get("/sessions/").content.decode()
+    assert "+6591234567" in body
+    assert "+6568332048" in body
+
+
+def test_keyset_pagination_walks_every_row_once(support_client):
+    start = timezone.now() - timedelta(minutes=30)
+    made = [make_session(start=start + timedelta(seconds=i // 2)) for i in range(PAGE_SIZE + 7)]  # ties on start_time
+    first = support_client.get("/sessions/?range=1h")
+    assert len(ids(first)) == PAGE_SIZE
+    cursor = first.context["page"].next_cursor
+    assert cursor
+    second = support_client.get("/sessions/", {"range": "1h", "after": cursor})
+    assert second.context["page"].next_cursor is None
+    seen = ids(first) + ids(second)
+    assert sorted(seen) == sorted(s.session_id for s in made)
+    assert len(set(seen)) == len(seen)
+
+
+def test_next_page_link_keeps_the_filters(support_client):
+    for _ in range(PAGE_SIZE + 1):
+        make_session(status="BUSY", sip_code=486)
+    body = support_client.get("/sessions/?sip_code=486").content.decode()
+    link = re.search(r'href="([^"]*after=[^"]*)"', body).group(1)
+    query = parse_qs(urlparse(link.replace("&amp;", "&")).query)
+    assert query["sip_code"] == ["486"]
+    assert "after" in query
+
+
+def test_csv_export_streams_every_filtered_row_across_pages(support_client):
+    failing = [make_session(status="FAILED", sip_code=503) for _ in range(PAGE_SIZE + 12)]
+    make_session(status="COMPLETED")
+    response = support_client.get("/sessions/export.csv?sip_code=503")
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert sorted(r["session_id"] for r in rows) == sorted(s.session_id for s in failing)
+    assert {r["primary_cause"] for r in rows} == {"503"}
+    assert rows[0]["destination"] == "+65 9•••• 4567"
+
+
+def test_csv_export_requires_login(client):
+    assert client.get("/sessions/export.csv").status_code == 302
+
+
+def test_list_query_count_does_not_grow_with_rows(support_client, django_assert_max_num_queries):
+    for i in range(30):
+        make_session(status="FAILED", sip_code=503, legs=2, start=timezone.now() - timedelta(minutes=i))
+    # session + user + permissions, the page of sessions, and one query for all their legs
+    with django_assert_max_num_queries(6):
+        response = support_client.get("/sessions/?direction=OUTBOUND")
+    assert len(ids(response)) == 30
+
+
+def test_csv_query_count_is_per_chunk_not_per_row(support_client, django_assert_max_num_queries):
+    for _ in range(25):
+        make_session(legs=2)
+    with django_assert_max_num_queries(6):
+        response = support_client.get("/sessions/export.csv")
+        lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 26

@@ -1,0 +1,258 @@
+"""Read-only pages for the support team. Views parse the request, ask dashboard.queries, render.
+
+htmx requests get only the page's partial ("page.html#part"); the same URL without htmx renders
+the whole page, so every state can be shared as a link and works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from dashboard import charts, queries
+from dashboard.forms import SessionFilterForm
+
+FULL_NUMBERS_PERM = "classify.view_full_numbers"
+WEBHOOK_PATH = "/webhooks/8x8/"
+
+
+def _full_numbers(request: HttpRequest) -> bool:
+    return request.user.has_perm(FULL_NUMBERS_PERM)
+
+
+def _window(request: HttpRequest) -> queries.Window:
+    return queries.window_for(request.GET.get("window", queries.DEFAULT_WINDOW))
+
+
+def _render(request: HttpRequest, template: str, partial: str, context: dict[str, Any]) -> HttpResponse:
+    name = f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
+    return render(request, name, context)
+
+
+def _webhook_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(WEBHOOK_PATH)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def overview(request: HttpRequest) -> HttpResponse:
+    window = _window(request)
+    rows, cursor = queries.feed(None, full_numbers=_full_numbers(request))
+    context = {
+        "window": window,
+        "windows": list(queries.WINDOWS),
+        "tiles": queries.overview_tiles(window),
+        "chart": charts.outcome_chart(queries.outcome_series(window)),
+        "series": charts.SERIES,
+        "causes": queries.failure_causes(window),
+        "health": queries.receiver_health(window),
+        "feed_rows": rows,
+        "feed_cursor": cursor,
+        "webhook_url": _webhook_url(request),
+    }
+    return _render(request, "dashboard/overview.html", "overview-body", context)
+
+
+@require_GET
+@login_required
+@never_cache
+def live_feed(request: HttpRequest) -> HttpResponse:
+    """Only the sessions that changed after the cursor; the poller element comes back with a new one."""
+    rows, cursor = queries.feed(request.GET.get("after"), full_numbers=_full_numbers(request))
+    return render(request, "dashboard/overview.html#feed-update", {"feed_rows": rows, "feed_cursor": cursor})
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def sessions(request: HttpRequest) -> HttpResponse:
+    params = request.GET.copy()
+    params.setdefault("range", "24h")  # so the select shows the range the list actually uses
+    form = SessionFilterForm(params)
+    filters = form.filters()
+    page = queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "filtered": bool(set(filters) - {"range", "sort"}),
+        "anomaly_labels": queries.anomaly_labels(),
+        "webhook_url": _webhook_url(request),
+    }
+    return _render(request, "dashboard/sessions.html", "results", context)
+
+
+@require_GET
+@login_required
+def sessions_csv(request: HttpRequest) -> StreamingHttpResponse:
+    filters = SessionFilterForm(request.GET).filters()
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+
+    def lines():
+        yield writer.writerow(queries.CSV_HEADER)
+        for row in queries.session_csv_rows(filters, full_numbers=_full_numbers(request)):
+            yield writer.writerow(row)
+
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="sipdesk-sessions-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def session(request: HttpRequest, session_id: str) -> HttpResponse:
+    detail = queries.session_detail(session_id, full_numbers=_full_numbers(request))
+    if detail is None:
+        raise Http404("No such session")
+    context = {"d": detail, "s": detail.session, "permalink": request.build_absolute_uri(request.path)}
+    return _render(request, "dashboard/session_detail.html", "session-body", context)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def codes(request: HttpRequest) -> HttpResponse:
+    window = _window(request)
+    focus = request.GET.get("code", "").strip()[:32] or None
+    known, unknown, total = queries.code_breakdown(window)
+    css = {"1xx": "c1", "2xx": "c2", "3xx": "c3", "4xx": "c4", "5xx": "c5", "6xx": "c6"}
+    top = sorted(known + unknown, key=lambda line: -line.count)[:20]
+    context = {
+        "window": window,
+        "windows": list(queries.WINDOWS),
+        "known": known,
+        "unknown": unknown,
+        "total": total,
+        "focus": focus,
+        "chart": charts.bar_chart([(line.code, line.count, css.get(line.sip_class, "cx")) for line in top]),
+        "splits": [(queries.SPLITS[k], k, rows) for k, rows in queries.code_splits(window, focus).items()],
+        # Checked here, not only in the template: the link is for reference admins.
+        "can_add_code": request.user.has_perm("reference.add_sipcode"),
+        "webhook_url": _webhook_url(request),
+    }
+    return _render(request, "dashboard/codes.html", "codes-body", context)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def troubleshooting(request: HttpRequest) -> HttpResponse:
+    window = _window(request)
+    context = {"window": window, "windows": list(queries.WINDOWS), **queries.troubleshooting(window)}
+    return _render(request, "dashboard/troubleshooting.html", "troubleshooting-body", context)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def reference(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "")[:100]
+    user = request.user
+    context = {
+        "q": q,
+        **queries.reference(q),
+        # Edit links only for users who may edit; decided here so a template slip cannot leak them.
+        "can_edit": {
+            "code": user.has_perm("reference.change_sipcode"),
+            "class": user.has_perm("reference.change_sipclass"),
+            "status": user.has_perm("reference.change_sessionstatus"),
+            "leg_status": user.has_perm("reference.change_legstatus"),
+            "error": user.has_perm("reference.change_voiceerrorcode"),
+        },
+    }
+    return _render(request, "dashboard/reference.html", "reference-results", context)
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers: database and broker reachable, and the pending backlog."""
+    db_ok, db_detail = queries.database_ok()
+    broker_ok, broker_detail = _broker_ok()
+    body: dict[str, Any] = {
+        "status": "ok" if db_ok and broker_ok else "unavailable",
+        "database": db_detail,
+        "broker": broker_detail,
+    }
+    if db_ok:
+        body.update(queries.pending_backlog())
+    return JsonResponse(body, status=200 if db_ok and broker_ok else 503)
+
+
+def _broker_ok() -> tuple[bool, str]:
+    from kombu import Connection
+
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=1, transport_options={"max_retries": 0}) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True, "ok"
+    except Exception as exc:  # any failure means "not reachable" for a health probe
+        return False, type(exc).__name__
+
+
+@require_GET
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. Open by default; set SIPDESK_METRICS_TOKEN to require a bearer token."""
+    token = settings.SIPDESK_METRICS_TOKEN
+    if token:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+    m = queries.metrics_snapshot()
+    duplicate = sum(t["n"] for t in m["tallies"] if t["outcome"] == "duplicate")
+    refused = [t for t in m["tallies"] if t["outcome"] == "refused"]
+    lines = [
+        "# HELP sipdesk_events_received_total Webhook deliveries received (stored + duplicate + refused).",
+        "# TYPE sipdesk_events_received_total counter",
+        f"sipdesk_events_received_total {m['stored'] + duplicate + sum(t['n'] for t in refused)}",
+        "# HELP sipdesk_events_stored_total Raw events stored.",
+        "# TYPE sipdesk_events_stored_total counter",
+        f"sipdesk_events_stored_total {m['stored']}",
+        "# HELP sipdesk_events_duplicate_total Repeated deliveries answered 200 without storing.",
+        "# TYPE sipdesk_events_duplicate_total counter",
+        f"sipdesk_events_duplicate_total {duplicate}",
+        "# HELP sipdesk_events_refused_total Deliveries refused, by reason.",
+        "# TYPE sipdesk_events_refused_total counter",
+        *[f'sipdesk_events_refused_total{{reason="{_label(t["reason"])}"}} {t["n"]}' for t in refused],
+        "# HELP sipdesk_events_processed_total Raw events classified.",
+        "# TYPE sipdesk_events_processed_total counter",
+        f"sipdesk_events_processed_total {m['processed']}",
+        "# HELP sipdesk_events_failed_total Raw events that could not be classified.",
+        "# TYPE sipdesk_events_failed_total counter",
+        f"sipdesk_events_failed_total {m['failed']}",
+        "# HELP sipdesk_events_pending Raw events waiting for classification.",
+        "# TYPE sipdesk_events_pending gauge",
+        f"sipdesk_events_pending {m['pending']}",
+        "# HELP sipdesk_classification_lag_seconds Age of the oldest pending event (0 when none).",
+        "# TYPE sipdesk_classification_lag_seconds gauge",
+        f"sipdesk_classification_lag_seconds {m['lag']}",
+        "# HELP sipdesk_sessions_in_progress Sessions without a summary yet.",
+        "# TYPE sipdesk_sessions_in_progress gauge",
+        f"sipdesk_sessions_in_progress {m['sessions_in_progress']}",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _label(value: str) -> str:
+    return (value or "unspecified").replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
