@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
 
-export DJANGO_DEBUG=1 SIPDESK_DEMO=1
+export DJANGO_DEBUG=1 SIPDESK_DEMO=1 DJANGO_SERVER_LOG_LEVEL="${DJANGO_SERVER_LOG_LEVEL:-WARNING}"
 export SIPDESK_WEBHOOK_SECRETS="${SIPDESK_WEBHOOK_SECRETS:-demo-webhook-secret}"
 PORT="${PORT:-8000}"
 eval "$(.venv/bin/python scripts/services.py run)"

@@ -51,6 +51,8 @@ def publish() -> bool:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # `make run` without Redis: run the drain in-process (send_task ignores eager mode).
         try:
+            # Task modules are only imported when a worker starts; in-process we ask for them.
+            celery_app.loader.import_default_modules()
             celery_app.tasks[PROCESS_PENDING].apply()
         except Exception:
             log.exception("in-process %s failed; rows stay pending", PROCESS_PENDING)
