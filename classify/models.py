@@ -106,7 +106,8 @@ class Session(models.Model):
 
 
 class CallLeg(models.Model):
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="legs")
+    # No index of its own: callleg_session_idx (session, initiated_at) serves session lookups.
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="legs", db_index=False)
     call_id = models.CharField(max_length=64, unique=True)
     leg_key = models.CharField(max_length=16, blank=True)  # "callA", "callB" from VSS details
     direction = models.CharField(max_length=16, blank=True)  # INBOUND / OUTBOUND
@@ -151,7 +152,10 @@ class EventClassification(models.Model):
     """The classifier's verdict on one raw event."""
 
     event = models.OneToOneField("webhooks.RawEvent", on_delete=models.CASCADE, primary_key=True)
-    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    # No index of its own: eventclass_session_idx (session, event_time) serves session lookups.
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", db_index=False
+    )
     call_leg = models.ForeignKey(CallLeg, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     event_time = models.DateTimeField(null=True, blank=True)  # the payload's timestamp
     call_status = models.CharField(max_length=32, blank=True)  # VCS/VCA callStatus or VSS sessionStatus

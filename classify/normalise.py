@@ -17,6 +17,7 @@ A body that cannot be understood raises ``NormaliseError`` with a reason a perso
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,13 +65,16 @@ LEGACY_DIRECTIONS = {0: "INBOUND", 1: "OUTBOUND"}
 # Title-case and older spellings seen in legacy/readme-era docs.
 STATUS_ALIASES = {"NOANSWER": "NO_ANSWER", "CANCELLED": "CANCELED"}
 NULL_STRINGS = frozenset({"", "null", "none", "nil", "undefined"})
+INTEGER = re.compile(r"[+-]?\d+")
+INTEGRAL_DECIMAL = re.compile(r"[+-]?\d+\.0*")
+SEPARATORS = re.compile(r"[\s-]+")
 
 
 class NormaliseError(ValueError):
     """The body cannot be understood; the message says why (it is shown on the failed event)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NormalisedLeg:
     call_id: str
     leg_key: str = ""
@@ -92,7 +96,7 @@ class NormalisedLeg:
     jitter_ms: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NormalisedEvent:
     kind: str  # one of KINDS or UNKNOWN
     session_id: str = ""
@@ -134,11 +138,17 @@ class NormalisedEvent:
 
 def lower_keys(data: dict) -> dict[str, Any]:
     """Keys compared case-insensitively (``CallA``, ``SourceRefId``, ``Timestamp``)."""
-    return {str(k).lower(): v for k, v in data.items()}
+    try:
+        return {k.lower(): v for k, v in data.items()}  # JSON keys are strings
+    except AttributeError:
+        return {str(k).lower(): v for k, v in data.items()}
 
 
 def text(value: Any) -> str:
     """A string field: ``None`` and the string ``"null"`` both become ``""``."""
+    if type(value) is str:  # by far the most common case: skip the checks below
+        value = value.strip()
+        return "" if value.lower() in NULL_STRINGS else value
     if value is None or isinstance(value, (dict, list)):
         return ""
     if isinstance(value, bool):
@@ -156,9 +166,9 @@ def to_int(value: Any) -> int | None:
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     value = text(value)
-    if re.fullmatch(r"[+-]?\d+", value):
+    if INTEGER.fullmatch(value):
         return int(value)
-    if re.fullmatch(r"[+-]?\d+\.0*", value):
+    if INTEGRAL_DECIMAL.fullmatch(value):
         return int(float(value))
     return None
 
@@ -186,13 +196,19 @@ def to_time(value: Any, name: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=1024)
+def _canonical_enum(value: str) -> str:
+    # Enum fields take a handful of values: computing each spelling once saves a regex per field.
+    value = SEPARATORS.sub("_", value.upper())
+    return STATUS_ALIASES.get(value, value)
+
+
 def enum(value: Any, known: frozenset[str], name: str, unknown: list[str]) -> str:
     """Upper-case, spaces to underscores (``NO ANSWER``); unknown values kept and reported."""
     value = text(value)
     if not value:
         return ""
-    value = re.sub(r"[\s-]+", "_", value.upper())
-    value = STATUS_ALIASES.get(value, value)
+    value = _canonical_enum(value)
     if value not in known:
         unknown.append(f"{name}={value}")
     return value

@@ -15,6 +15,7 @@ it is still the same for every processing order of the same stored rows.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -39,7 +40,7 @@ from classify.models import (
 from classify.normalise import NormalisedEvent, NormaliseError, normalise
 from classify.rules import Derived, StoredEvent, derive_session
 from reference.snapshot import ReferenceSnapshot, load_snapshot
-from webhooks.models import EventState, RawEvent
+from webhooks.models import EventState
 
 log = logging.getLogger(__name__)
 
@@ -114,27 +115,35 @@ VERDICT_FIELDS = [
 def process_pending(batch_size: int | None = None) -> int:
     """Classify one batch of pending events; returns how many events it took (0: nothing to do)."""
     size = batch_size or settings.SIPDESK_CLASSIFY_BATCH_SIZE
+    now = timezone.now()
     with transaction.atomic():
-        claimed = list(
-            RawEvent.objects.select_for_update(skip_locked=True)
-            .filter(state=EventState.PENDING)
-            .order_by("id")
-            .values_list("id", "body", "deliveries", "received_at", "session_id")[:size]
-        )
-        if not claimed:
-            return 0
         with connection.cursor() as cursor:
             # Everything written here is derived and rebuilt from raw events: a crash may lose the
             # last few commits, but then the events' "processed" mark is lost with them (same
             # transaction), so they are simply classified again. Saves a WAL flush per batch.
             cursor.execute("SET LOCAL synchronous_commit = off")
-        process_rows(claimed, load_snapshot())
+            # Claim and mark in one statement: the rows are locked (other workers skip them) and
+            # marked processed at once, instead of a SELECT … FOR UPDATE that writes a lock into
+            # every row and a second UPDATE that rewrites them. Nothing is visible before the
+            # batch commits; if it fails, the rollback leaves the events pending. (ARRAY(…) keeps
+            # the planner on the primary key instead of hash-joining the whole table.)
+            cursor.execute(
+                "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"
+                " WHERE id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s ORDER BY id LIMIT %s"
+                " FOR UPDATE SKIP LOCKED))"
+                " RETURNING id, body, deliveries, received_at, session_id",
+                [EventState.PROCESSED.value, now, EventState.PENDING.value, size],
+            )
+            claimed = sorted(cursor.fetchall())
+        if not claimed:
+            return 0
+        process_rows(claimed, load_snapshot(), now)
     return len(claimed)
 
 
-def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot) -> None:
-    """Classify claimed ``(id, body, deliveries, received_at, session_id)`` rows (inside a transaction)."""
-    now = timezone.now()
+def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot, now: datetime) -> None:
+    """Classify claimed ``(id, body, deliveries, received_at, session_id)`` rows, already marked
+    processed at ``now`` (inside the claiming transaction); bodies it cannot read are marked failed."""
     batch: dict[int, StoredEvent] = {}
     failures: dict[int, str] = {}
     for event_id, body, deliveries, received_at, _ in rows:
@@ -163,7 +172,7 @@ def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot) -> None:
         session_pks = _upsert_sessions(cursor, derived, now)
         leg_pks = _upsert_legs(cursor, derived, session_pks)
         _write_verdicts(cursor, batch, derived, session_pks, leg_pks, now)
-        _mark(cursor, list(batch), failures, now)
+        _mark_failed(cursor, failures)
 
     minutes = set()
     for session_id, result in derived.items():
@@ -277,7 +286,9 @@ def _columns(model: type, names: Iterable[str]) -> list[str]:
     return [connection.ops.quote_name(model._meta.get_field(name).column) for name in names]
 
 
-def _jsonb(values: Iterable) -> str:
+@functools.lru_cache(maxsize=4096)
+def _jsonb(values: tuple) -> str:
+    """A tuple of slugs or ids as JSON text; few distinct values, so they are cached."""
     return json.dumps(list(values))
 
 
@@ -327,7 +338,7 @@ def _upsert_sessions(cursor: Any, derived: dict[str, Derived], now: datetime) ->
     for session_id, result in derived.items():
         session = result.session
         values = [getattr(session, name) for name in SESSION_FIELDS]
-        values[SESSION_FIELDS.index("anomalies")] = _jsonb(session.anomalies)
+        values[SESSION_FIELDS.index("anomalies")] = _jsonb(tuple(session.anomalies))
         rows.append([session_id, *values, _rollup_at(result), now])
     return _upsert(cursor, Session, "session_id", [*SESSION_FIELDS, "rollup_at", "updated_at"], rows)
 
@@ -376,18 +387,12 @@ def _write_verdicts(
     _copy(cursor, _table(EventClassification), _columns(EventClassification, names), rows)
 
 
-def _mark(cursor: Any, processed: list[int], failures: dict[int, str], now: datetime) -> None:
-    if processed:
-        cursor.execute(
-            "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1,"
-            " last_error = '' WHERE id = ANY(%s::bigint[])",
-            [EventState.PROCESSED.value, now, processed],
-        )
+def _mark_failed(cursor: Any, failures: dict[int, str]) -> None:
+    """The claim marked every row processed; the ones the normaliser rejected become failed."""
     for event_id, reason in failures.items():
         cursor.execute(
-            "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1,"
-            " last_error = %s WHERE id = %s",
-            [EventState.FAILED.value, now, reason[:2000], event_id],
+            "UPDATE webhooks_rawevent SET state = %s, last_error = %s WHERE id = %s",
+            [EventState.FAILED.value, reason[:2000], event_id],
         )
 
 
