@@ -77,6 +77,19 @@ def test_filters_narrow_the_results(support_client, query, expected):
     assert [names[i] for i in ids(response)] == expected
 
 
+@pytest.mark.parametrize("match_limit", [5000, 2], ids=["rare-fragment-by-id", "common-fragment-by-exists"])
+def test_number_search_finds_the_same_sessions_whichever_way_it_looks(support_client, monkeypatch, match_limit):
+    monkeypatch.setattr("dashboard.queries.NUMBER_MATCH_LIMIT", match_limit)
+    now = timezone.now()
+    inbound = make_session(direction="INBOUND", destination="+6591234567", start=now - timedelta(minutes=3))
+    outbound = make_session(direction="OUTBOUND", destination="+6591234999", start=now - timedelta(minutes=2))
+    make_session(direction="INBOUND", destination="+6580000000", start=now - timedelta(minutes=1))
+
+    assert ids(support_client.get("/sessions/?number=912")) == [outbound.session_id, inbound.session_id]
+    # Leg filters apply to the same leg as the number.
+    assert ids(support_client.get("/sessions/?number=912&direction=INBOUND")) == [inbound.session_id]
+
+
 def test_invalid_filter_values_are_ignored_not_fatal(support_client):
     s = make_session()
     response = support_client.get("/sessions/?sip_code=abc&status=NOPE&after=garbage")
@@ -154,8 +167,8 @@ def test_csv_export_requires_login(client):
 def test_list_query_count_does_not_grow_with_rows(support_client, django_assert_max_num_queries):
     for i in range(30):
         make_session(status="FAILED", sip_code=503, legs=2, start=timezone.now() - timedelta(minutes=i))
-    # session + user + permissions, the page of sessions, and one query for all their legs
-    with django_assert_max_num_queries(6):
+    # session + user + permissions, the page's ids, its sessions, and one query for all their legs
+    with django_assert_max_num_queries(7):
         response = support_client.get("/sessions/?direction=OUTBOUND")
     assert len(ids(response)) == 30
 
