@@ -146,12 +146,9 @@ def _envelope(event_type: str, description: str, payload: dict[str, Any], **extr
     return {"payload": payload, "namespace": "VOICE", "eventType": event_type, "description": description, **extra}
 
 
-def _vcs(rng: random.Random, s: _Session, leg: _Leg, call_status: str, when: datetime, *,
-         sip_code: int, old_shape: bool, quirks: bool) -> dict[str, Any]:  # fmt: skip
-    duration: int | str = leg.duration if call_status == "CALL_DISCONNECTED" else 0
-    if old_shape or (quirks and rng.random() < 0.05):
-        duration = str(duration)  # the 2025 table typed callDuration as String
-    payload: dict[str, Any] = {
+def _call_fields(rng: random.Random, s: _Session, leg: _Leg, call_status: str, when: datetime) -> dict[str, Any]:
+    """The fields VCS and VCA share (8x8's old guide: a VCA is "identical to Call Status")."""
+    return {
         "eventId": uuid1_like(rng, when, s.node),
         "callId": leg.call_id,
         "sessionId": s.session_id,
@@ -165,6 +162,16 @@ def _vcs(rng: random.Random, s: _Session, leg: _Leg, call_status: str, when: dat
         "destinationFormat": "MSISDN",
         "sourceCountryCode": leg.src_cc,
         "destinationCountryCode": leg.dst_cc,
+    }
+
+
+def _vcs(rng: random.Random, s: _Session, leg: _Leg, call_status: str, when: datetime, *,
+         sip_code: int, old_shape: bool, quirks: bool) -> dict[str, Any]:  # fmt: skip
+    duration: int | str = leg.duration if call_status == "CALL_DISCONNECTED" else 0
+    if old_shape or (quirks and rng.random() < 0.05):
+        duration = str(duration)  # the 2025 table typed callDuration as String
+    payload = {
+        **_call_fields(rng, s, leg, call_status, when),
         "callDuration": duration,
         "sipCode": sip_code,
         "timestamp": _ms(when),
@@ -178,20 +185,8 @@ def _vcs(rng: random.Random, s: _Session, leg: _Leg, call_status: str, when: dat
 
 def _vca(rng: random.Random, s: _Session, leg: _Leg, call_status: str, when: datetime, *,
          quirks: bool, dtmf: str | None = None, client_action_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-    payload: dict[str, Any] = {
-        "eventId": uuid1_like(rng, when, s.node),
-        "callId": leg.call_id,
-        "sessionId": s.session_id,
-        "subAccountId": s.sub_account,
-        "callStatus": call_status,
-        "callDirection": leg.direction,
-        "callType": "PSTN",
-        "source": leg.source,
-        "destination": leg.destination,
-        "sourceFormat": "MSISDN",
-        "destinationFormat": "MSISDN",
-        "sourceCountryCode": leg.src_cc,
-        "destinationCountryCode": leg.dst_cc,
+    payload = {
+        **_call_fields(rng, s, leg, call_status, when),
         "destinationRefId": leg.destination_ref,
         "callDuration": 0,
         "sipCode": 200,
