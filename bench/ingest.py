@@ -100,6 +100,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=2, help="threads per gthread worker")
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        default=0,
+        help="gthread: most connections one worker holds (default: connections ÷ workers, rounded up)",
+    )
     parser.add_argument("--bodies", type=int, default=150_000, help="unique bodies to generate")
     parser.add_argument("--db", default="sipdesk_bench_ingest")
     parser.add_argument("--pg", default="postgres://postgres@localhost:5432", help="server URL (no database)")
@@ -135,10 +141,15 @@ def main() -> int:
     print(f"writing {args.bodies} realistic bodies to {bodies.relative_to(ROOT)} …", flush=True)
     write_bodies(bodies, args.bodies, args.seed)
 
+    # wrk opens all its keep-alive connections at once and keeps them for the whole run; a gthread
+    # worker accepts as many as it can grab, so without a cap one worker often held 12–15 of 16
+    # (seen with `ss -tnp`) and the run measured one process instead of the machine: the bare
+    # view swung between 1,350 and 3,170 req/s from run to run. The cap spreads them evenly.
+    worker_connections = args.worker_connections or -(-args.connections // args.workers)
     gunicorn = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{args.port}",
          "--workers", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads),
-         "--keep-alive", "5", "--log-level", "warning"],
+         "--worker-connections", str(worker_connections), "--keep-alive", "5", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{args.port}"
@@ -173,7 +184,7 @@ def main() -> int:
     lost = ingest["stored"] - rows
     print()
     print(f"machine: {os.cpu_count()} CPUs; gunicorn {args.workers} × {args.worker_class}"
-          f"{f' ({args.threads} threads)' if args.worker_class == 'gthread' else ''}; "
+          f"{f' ({args.threads} threads, ≤ {worker_connections} conns)' if args.worker_class == 'gthread' else ''}; "
           f"wrk {args.wrk_threads} thread(s), {args.connections} connections, {args.duration}s per run")  # fmt: skip
     for name, r in (("bare JSON view", bare), ("webhook ingest", ingest)):
         print(f"{name:>15}: {r['rate']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p95 {r['p95_ms']:6.2f} ms   "
