@@ -19,4 +19,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-only SIPDESK_WEBHOOK_SECRETS=collectstatic-o
 
 USER sipdesk
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-"]
