@@ -48,7 +48,8 @@ def _webhook_url(request: HttpRequest) -> str:
 @vary_on_headers("HX-Request")
 def overview(request: HttpRequest) -> HttpResponse:
     window = _window(request)
-    rows, cursor = queries.feed(None, full_numbers=_full_numbers(request))
+    # The feed sits outside the htmx partial (it polls on its own), so a partial skips it.
+    rows, cursor = ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request))
     context = {
         "window": window,
         "windows": list(queries.WINDOWS),

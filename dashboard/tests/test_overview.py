@@ -101,6 +101,17 @@ def test_htmx_window_switch_returns_only_the_partial(support_client):
     assert 'id="feed-rows"' not in body
 
 
+def test_tiles_refresh_themselves_for_the_chosen_window(support_client):
+    body = support_client.get("/?window=7d").content.decode()
+    assert 'id="overview-body" hx-get="?window=7d" hx-trigger="every 15s' in body
+
+    # The refresh brings new numbers: sessions classified since the page loaded are counted.
+    before = support_client.get("/?window=1h", HTTP_HX_REQUEST="true").context["tiles"][0].value
+    session_rollup(timezone.now() - timedelta(minutes=1), "BUSY", 1)
+    after = support_client.get("/?window=1h", HTTP_HX_REQUEST="true").context["tiles"][0].value
+    assert (before, after) == ("0", "1")
+
+
 def test_live_feed_returns_only_sessions_after_the_cursor(support_client):
     old = make_session(status="COMPLETED")
     first = support_client.get("/").context
