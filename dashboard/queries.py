@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Count, DateTimeField, DurationField, Exists, F, Func, OuterRef, Prefetch, Q, Sum, Value
 from django.utils import timezone
 
+from classify import rules
 from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from dashboard.masking import mask_payload, show_number
@@ -115,21 +116,7 @@ def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
 
 
 def anomaly_labels() -> dict[str, str]:
-    try:
-        from classify.rules import ANOMALY_LABELS
-    except ImportError:  # the classifier module is optional for the pages to work
-        ANOMALY_LABELS = {}
-    labels = {
-        "error_on_leg": "ERROR status on a call leg",
-        "non_e164_number": "Number not in E.164 format",
-        "status_contradicts_codes": "Session status contradicts leg SIP codes",
-        "missing_summary": "No session summary received",
-        "out_of_order": "Events arrived out of order",
-        "duplicate_delivery": "Duplicate deliveries received",
-        "unknown_enum_value": "Unknown enum value",
-    }
-    labels.update(ANOMALY_LABELS)
-    return labels
+    return dict(rules.ANOMALY_LABELS)
 
 
 def retry_label(value: str) -> str:
@@ -137,12 +124,6 @@ def retry_label(value: str) -> str:
         return RetryAdvice(value).label
     except ValueError:
         return value.replace("_", " ") if value else ""
-
-
-def sip_class_of(code: int | None) -> str:
-    if code is None:
-        return "none"
-    return f"{code // 100}xx" if 100 <= code <= 699 else "invalid"
 
 
 # --- overview ---------------------------------------------------------------------------------
@@ -300,7 +281,7 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
                     ref.get_responsibility_display(),
                 )
             else:
-                reason = f"Unknown {sip_class_of(int(cause))} code"
+                reason = f"Unknown {rules.sip_class(int(cause))} code"
             query, anchor = f"sip_code={cause}", f"code-{cause}"
         elif kind == CauseKind.ERROR_CODE and _is_int(cause):
             ref_err = errors.get(int(cause))
@@ -646,7 +627,7 @@ def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | No
                 show_number(leg.destination, full=full_numbers),
                 code,
                 ref.reason_phrase if ref else ("" if code is None else "Not in the reference"),
-                sip_class_of(code),
+                rules.sip_class(code),
             )
         )
 
