@@ -61,13 +61,7 @@ def main() -> None:
 def bodies(count: int, seed: int):
     import random
 
-    try:
-        from webhooks.traffic import deliveries, session_events
-    except ImportError:
-        from classify.sample import session_events
-
-        def deliveries(rng, events, **kw):
-            return events
+    from webhooks.traffic import deliveries, session_events
 
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(hours=1)

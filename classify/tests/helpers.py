@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 from webhooks.ingest import ingest
 from webhooks.models import RawEvent
+from webhooks.traffic import session_events
 
 # Recent, so minute rollups (kept two days) are written as well as hour rollups.
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
@@ -21,11 +22,7 @@ def store(body: dict) -> None:
 
 
 def session_bodies(rng: random.Random, count: int) -> list[list[dict]]:
-    """Bodies of ``count`` sessions; the receiver's simulator when present (more quirks)."""
-    try:
-        from webhooks.traffic import session_events
-    except ImportError:  # pragma: no cover - the receiver's simulator not there yet
-        from classify.sample import session_events
+    """Bodies of ``count`` sessions from the receiver's traffic simulator."""
     return [session_events(rng, start=START.replace(minute=rng.randrange(60))) for _ in range(count)]
 
 
