@@ -24,8 +24,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from classify.models import (
@@ -40,7 +42,7 @@ from classify.models import (
 from classify.normalise import NormalisedEvent, NormaliseError, normalise
 from classify.rules import Derived, StoredEvent, derive_session
 from reference.snapshot import ReferenceSnapshot, load_snapshot
-from webhooks.models import EventState
+from webhooks.models import EventState, RawEvent
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +114,25 @@ VERDICT_FIELDS = [
 ]
 
 
+# What PostgreSQL says when a value does not fit a column. COPY raises psycopg's own classes
+# (Django does not wrap the copy protocol), every other statement Django's.
+UNWRITABLE = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError)
+
+
 def process_pending(batch_size: int | None = None) -> int:
     """Classify one batch of pending events; returns how many events it took (0: nothing to do)."""
     size = batch_size or settings.SIPDESK_CLASSIFY_BATCH_SIZE
+    try:
+        return _process_batch(size)
+    except UNWRITABLE:
+        # Some value in this batch does not fit the tables in a way _fit_row did not foresee.
+        # The batch rolled back; take its events one at a time so only the culprit is marked
+        # failed (with the database's reason) and the queue keeps moving.
+        log.exception("a batch of %d events could not be written; retrying them one by one", size)
+        return _process_singly(size)
+
+
+def _process_batch(size: int, only_id: int | None = None) -> int:
     now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -129,16 +147,28 @@ def process_pending(batch_size: int | None = None) -> int:
             # the planner on the primary key instead of hash-joining the whole table.)
             cursor.execute(
                 "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"
-                " WHERE id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s ORDER BY id LIMIT %s"
-                " FOR UPDATE SKIP LOCKED))"
+                " WHERE id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s"
+                " AND (%s::bigint IS NULL OR id = %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))"
                 " RETURNING id, body, deliveries, received_at, session_id",
-                [EventState.PROCESSED.value, now, EventState.PENDING.value, size],
+                [EventState.PROCESSED.value, now, EventState.PENDING.value, only_id, only_id, size],
             )
             claimed = sorted(cursor.fetchall())
         if not claimed:
             return 0
         process_rows(claimed, load_snapshot(), now)
     return len(claimed)
+
+
+def _process_singly(limit: int) -> int:
+    ids = list(RawEvent.objects.filter(state=EventState.PENDING).order_by("id").values_list("id", flat=True)[:limit])
+    for event_id in ids:
+        try:
+            _process_batch(1, only_id=event_id)
+        except UNWRITABLE as exc:
+            RawEvent.objects.filter(id=event_id, state=EventState.PENDING).update(
+                state=EventState.FAILED, attempts=F("attempts") + 1, last_error=f"could not be stored: {exc}"[:2000]
+            )
+    return len(ids)
 
 
 def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot, now: datetime) -> None:
@@ -292,6 +322,39 @@ def _jsonb(values: tuple) -> str:
     return json.dumps(list(values))
 
 
+@functools.lru_cache(maxsize=64)
+def _fitters(model: type, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """Per column, a function that makes a value fit it, or None when any value fits."""
+
+    def text(limit: int) -> Any:
+        return lambda value: value[:limit] if isinstance(value, str) and len(value) > limit else value
+
+    def number(low: int, high: int) -> Any:
+        # Every bounded integer column here is nullable: a value it cannot hold is "unknown".
+        return lambda value: value if value is None or low <= value <= high else None
+
+    fitters = []
+    for name in names:
+        field = model._meta.get_field(name)
+        kind = field.get_internal_type()
+        if kind == "CharField" and field.max_length:
+            fitters.append(text(field.max_length))
+        elif field.null and "IntegerField" in kind and not field.is_relation:
+            fitters.append(number(*connection.ops.integer_field_range(kind)))
+        else:
+            fitters.append(None)
+    return tuple(fitters)
+
+
+def _fit_rows(model: type, names: Sequence[str], rows: Iterable[Sequence]) -> Iterable[list]:
+    """Payload values are sent by 8x8 and unbounded (an unknown enum value of 40 characters, a
+    call count of 70,000); cut text to its column's width and turn out-of-range integers into
+    NULL, so one odd event cannot make a whole batch fail."""
+    fitters = _fitters(model, tuple(names))
+    for row in rows:
+        yield [fit(value) if fit else value for fit, value in zip(fitters, row, strict=True)]
+
+
 def _copy(cursor: Any, table: str, columns: list[str], rows: Iterable[Sequence]) -> None:
     """Stream rows into a table with COPY: the fastest way into PostgreSQL, one round trip."""
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -321,7 +384,7 @@ def _upsert(cursor: Any, model: type, key: str, names: list[str], rows: list[Seq
     columns = _columns(model, [key, *names])
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1:])
     stage = _stage(cursor, model, columns)
-    _copy(cursor, stage, columns, rows)
+    _copy(cursor, stage, columns, _fit_rows(model, [key, *names], rows))
     cursor.execute(
         f"INSERT INTO {_table(model)} ({', '.join(columns)})"  # noqa: S608 - model metadata only
         f" SELECT {', '.join(columns)} FROM {stage} ORDER BY {columns[0]}"
@@ -384,7 +447,12 @@ def _write_verdicts(
     # Delete + COPY is an upsert here, and several times faster than INSERT … ON CONFLICT.
     cursor.execute("DELETE FROM classify_eventclassification WHERE event_id = ANY(%s::bigint[])", [list(batch)])
     names = ["event", "session", "call_leg", *VERDICT_FIELDS, "classified_at"]
-    _copy(cursor, _table(EventClassification), _columns(EventClassification, names), rows)
+    _copy(
+        cursor,
+        _table(EventClassification),
+        _columns(EventClassification, names),
+        _fit_rows(EventClassification, names, rows),
+    )
 
 
 def _mark_failed(cursor: Any, failures: dict[int, str]) -> None:

@@ -156,11 +156,11 @@ def dedupe_key(event_type: str, fields: dict[str, Any], body: dict[str, Any]) ->
     """eventId for VCS/VCA, SESSION_SUMMARY:<sessionId> for VSS, else a hash of the body."""
     # An id that does not fit the key column is not cut (two events could then share a key): hash instead.
     if event_type in _EVENT_ID_KINDS:
-        event_id = fields.get("eventId")
+        event_id = fields.get("eventid")
         if isinstance(event_id, str) and 0 < len(event_id.strip()) <= _KEY_MAX:
             return event_id.strip()
     elif event_type == EventType.SESSION_SUMMARY:
-        session_id = fields.get("sessionId")
+        session_id = fields.get("sessionid")
         if isinstance(session_id, str) and 0 < len(session_id.strip()) <= _KEY_MAX - len("SESSION_SUMMARY:"):
             return f"SESSION_SUMMARY:{session_id.strip()}"
     return canonical_hash(body)
@@ -169,15 +169,21 @@ def dedupe_key(event_type: str, fields: dict[str, Any], body: dict[str, Any]) ->
 def describe(body: dict[str, Any]) -> tuple[str, str, str, str, str]:
     """(event_type, dedupe_key, session_id, call_id, sub_account_id) for a parsed body."""
     event_type = detect_event_type(body)
-    payload = body.get("payload")
-    fields = payload if isinstance(payload, dict) else body  # fields sit in payload, else at the root
-    session_id = _short(fields.get("sessionId")) or _short(fields.get("uid"))
+    # Read the ids exactly as the classifier will (classify/normalise.py): keys compared without
+    # case (8x8's examples have "CallA", "SourceRefId"), payload fields over root fields, and the
+    # string "null" meaning nothing. The classifier finds a session's earlier events by this
+    # session_id column, so the two must agree.
+    fields = {str(k).lower(): v for k, v in body.items()}
+    payload = fields.get("payload")
+    if isinstance(payload, dict):
+        fields.update((str(k).lower(), v) for k, v in payload.items())
+    session_id = _short(fields.get("sessionid")) or _short(fields.get("uid"))
     return (
         event_type,
         dedupe_key(event_type, fields, body),
-        session_id,
-        _short(fields.get("callId")),
-        _short(fields.get("subAccountId")),
+        "" if session_id.lower() == "null" else session_id,
+        _short(fields.get("callid")),
+        _short(fields.get("subaccountid")),
     )
 
 
