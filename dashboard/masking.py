@@ -12,8 +12,13 @@ _TWO_DIGIT = {
     "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65",
     "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
 }  # fmt: skip
-# Keys in raw 8x8 payloads that carry phone numbers.
-NUMBER_KEYS = {"source", "destination", "msisdn"}
+# Keys in raw 8x8 payloads that carry phone numbers (lower case), current and legacy Wavecell
+# shapes; any key ending in "msisdn" (sourceMsisdn, targetMsisdn) counts too.
+NUMBER_KEYS = {"source", "destination", "msisdn", "target"}
+
+
+def is_number_key(key: object) -> bool:
+    return isinstance(key, str) and (key.lower() in NUMBER_KEYS or key.lower().endswith("msisdn"))
 
 
 def mask_number(number: str | None) -> str:
@@ -43,9 +48,7 @@ def mask_payload(value: Any) -> Any:
     """A copy of a raw webhook body with every phone number masked (keys matched case-insensitively)."""
     if isinstance(value, dict):
         return {
-            key: mask_number(item)
-            if isinstance(key, str) and key.lower() in NUMBER_KEYS and isinstance(item, str | int)
-            else mask_payload(item)
+            key: mask_number(item) if is_number_key(key) and isinstance(item, str | int) else mask_payload(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
