@@ -26,3 +26,11 @@ def test_mask_payload_masks_number_keys_at_any_depth_and_any_case():
     assert mask_payload(body) == {
         "payload": {"source": "+65 9•••• 4567", "details": {"CallA": {"Destination": "+65 9•••• 4567", "mos": 4.5}}}
     }
+
+
+def test_mask_payload_masks_legacy_wavecell_number_fields():
+    body = {"sourceMsisdn": "6512345678", "targetMsisdn": "6598765432", "details": {"callA": {"target": "+6591234567"}}}
+    masked = mask_payload(body)
+    assert "6512345678" not in str(masked)
+    assert "6598765432" not in str(masked)
+    assert masked["details"]["callA"]["target"] == "+65 9•••• 4567"
