@@ -96,7 +96,7 @@ def fault_side(*, sip_code: int | None = None, error_code: int | None = None, st
             return FaultSide.CUSTOMER.value
         if sip_code in PLATFORM_CODES or 500 <= sip_code <= 599:
             return FaultSide.PLATFORM.value
-        return FaultSide.NONE.value
+        # A code in neither list (408, 604 …) does not decide: the error code or status may.
     if error_code is not None:
         return FaultSide.PLATFORM.value  # every 8x8 voice error code is on the platform/config side
     if status in CUSTOMER_SIDE_STATUSES:

@@ -134,7 +134,9 @@ def test_every_seeded_session_status_has_a_known_group():
      ({"sip_code": 408}, "none"), ({"sip_code": 302}, "none"),
      ({"status": "NO_ANSWER"}, "customer"), ({"status": "BUSY"}, "customer"), ({"status": "CANCELED"}, "customer"),
      ({"status": "ERROR"}, "platform"), ({"status": "FAILED"}, "none"), ({"error_code": -2004}, "platform"),
-     ({"sip_code": 486, "error_code": -2004}, "customer")],
+     ({"sip_code": 486, "error_code": -2004}, "customer"),
+     # A code in neither list leaves the decision to the status or the 8x8 error code.
+     ({"sip_code": 408, "status": "NO_ANSWER"}, "customer"), ({"sip_code": 604, "error_code": -2004}, "platform")],
 )  # fmt: skip
 def test_fault_side(kwargs, side):
     assert fault_side(**kwargs) == side
