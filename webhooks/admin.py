@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from dashboard.masking import mask_payload
 from webhooks.models import RawEvent, ReceiverTally
 
 
@@ -31,12 +32,21 @@ class RawEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "received_at"
     show_full_result_count = False  # COUNT(*) over millions of rows is slow
     exclude = ("body",)
-    readonly_fields = ("pretty_body",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: RawEvent | None = None) -> tuple[str, ...]:
+        # Phone numbers are personal data: the body is masked unless the user may see numbers.
+        if request.user.has_perm("classify.view_full_numbers"):
+            return ("pretty_body",)
+        return ("masked_body",)
 
     @admin.display(description="Body (as received)")
     def pretty_body(self, obj: RawEvent) -> str:
         # format_html escapes the payload: it is untrusted input.
         return format_html("<pre>{}</pre>", json.dumps(obj.body, indent=2, ensure_ascii=False))
+
+    @admin.display(description="Body (as received, phone numbers masked)")
+    def masked_body(self, obj: RawEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(mask_payload(obj.body), indent=2, ensure_ascii=False))
 
 
 @admin.register(ReceiverTally)

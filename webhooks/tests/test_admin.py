@@ -46,3 +46,20 @@ def test_admin_cannot_add_change_or_delete(client, superuser, event):
     client.post(f"/admin/webhooks/rawevent/{event.pk}/change/", {"state": "processed"})
     event.refresh_from_db()
     assert event.state == "pending"
+
+
+def test_admin_masks_numbers_in_the_body_for_staff_without_the_number_permission(client, superuser, support_user):
+    post(
+        client, {"eventType": "CALL_STATUS", "payload": {"eventId": "e-2", "sessionId": "s-2", "source": "+6591234567"}}
+    )
+    event = RawEvent.objects.get(dedupe_key="e-2")
+    support_user.is_staff = True
+    support_user.save()
+
+    client.force_login(support_user)
+    page = client.get(f"/admin/webhooks/rawevent/{event.pk}/change/").content.decode()
+    assert "+65 9•••• 4567" in page
+    assert "+6591234567" not in page
+
+    client.force_login(superuser)
+    assert "+6591234567" in client.get(f"/admin/webhooks/rawevent/{event.pk}/change/").content.decode()
