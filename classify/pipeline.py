@@ -122,6 +122,11 @@ UNWRITABLE = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityErr
 def process_pending(batch_size: int | None = None) -> int:
     """Classify one batch of pending events; returns how many events it took (0: nothing to do)."""
     size = batch_size or settings.SIPDESK_CLASSIFY_BATCH_SIZE
+    if connection.vendor != "postgresql":
+        # The batch SQL (SKIP LOCKED claims, COPY, upserts) is PostgreSQL's. On the SQLite
+        # fallback of `make run` events are stored and stay pending; nothing is lost.
+        _warn_not_postgresql()
+        return 0
     try:
         return _process_batch(size)
     except UNWRITABLE:
@@ -130,6 +135,11 @@ def process_pending(batch_size: int | None = None) -> int:
         # failed (with the database's reason) and the queue keeps moving.
         log.exception("a batch of %d events could not be written; retrying them one by one", size)
         return _process_singly(size)
+
+
+@functools.cache
+def _warn_not_postgresql() -> None:
+    log.warning("classification needs PostgreSQL (this is %s): events stay pending", connection.vendor)
 
 
 def _process_batch(size: int, only_id: int | None = None) -> int:
@@ -260,6 +270,14 @@ def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, tuple[datet
     are locked in session_id order so two workers cannot deadlock on each other's sessions."""
     if not session_ids:
         return {}
+    # A session that does not exist yet has no row to lock, so two workers could both create it
+    # from different events, each rewriting only its own rollup bucket. A transaction-scoped
+    # advisory lock per session id (taken in sorted order, so no deadlock) makes the second
+    # worker wait and then read everything the first committed, old bucket included.
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(hashtext(s)) FROM (SELECT unnest(%s::text[]) AS s ORDER BY 1) AS ids",
+        [session_ids],
+    )
     cursor.execute(
         "SELECT session_id, rollup_at, anomalies @> %s::jsonb FROM classify_session"
         " WHERE session_id = ANY(%s::text[]) ORDER BY session_id FOR UPDATE",

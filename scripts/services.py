@@ -82,7 +82,8 @@ def main(mode: str) -> int:
     else:
         if pg_problem:
             say(f"sipdesk: PostgreSQL not reachable ({pg_problem}).")
-            say("sipdesk: FALLING BACK TO SQLITE at var/sipdesk.sqlite3 — fine for a look around, not for load.")
+            say("sipdesk: FALLING BACK TO SQLITE at var/sipdesk.sqlite3 — webhooks are stored and the pages work,")
+            say("sipdesk: but CLASSIFICATION NEEDS POSTGRESQL: events stay pending and no sessions appear.")
             exports["DATABASE_URL"] = "sqlite:///var/sipdesk.sqlite3"
         if redis_problem:
             say(f"sipdesk: Redis not reachable ({redis_problem}).")

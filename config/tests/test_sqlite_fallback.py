@@ -38,6 +38,14 @@ SCRIPT = textwrap.dedent(
     sessions = client.get("/sessions/?anomaly=out_of_order").context["page"].rows
     assert [s.session_id for s in sessions] == ["s-1"], sessions
     assert client.get("/sessions/?anomaly=missing_summary").context["page"].rows == []
+    # The receiver stores; the classifier leaves the event pending instead of crashing.
+    from pathlib import Path
+    from classify.pipeline import process_pending
+    from webhooks.ingest import ingest
+    from webhooks.models import RawEvent
+    assert ingest(Path("webhooks/tests/fixtures/vss_ivr_busy.json").read_bytes()).status == "stored"
+    assert process_pending() == 0
+    assert RawEvent.objects.get().state == "pending"
     print("ok")
     """
 )
