@@ -15,6 +15,7 @@ it is still the same for every processing order of the same stored rows.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -40,7 +41,7 @@ from classify.models import (
     SipClassLabel,
 )
 from classify.normalise import NormalisedEvent, NormaliseError, normalise
-from classify.rules import Derived, StoredEvent, derive_session
+from classify.rules import Derived, LegState, SessionState, StoredEvent, derive_session
 from reference.snapshot import ReferenceSnapshot, load_snapshot
 from webhooks.models import EventState, RawEvent
 
@@ -50,55 +51,10 @@ log = logging.getLogger(__name__)
 MINUTE_ROLLUP_RETENTION = timedelta(days=2)
 ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup rewrite at a time across workers
 
-SESSION_FIELDS = [
-    "sub_account_id",
-    "product",
-    "status",
-    "outcome_group",
-    "fault_side",
-    "start_time",
-    "end_time",
-    "duration_seconds",
-    "last_action",
-    "call_count",
-    "client_request_id",
-    "client_batch_id",
-    "error_code",
-    "error_message",
-    "primary_cause",
-    "primary_cause_kind",
-    "primary_sip_code",
-    "retry_advice",
-    "responsibility",
-    "anomalies",
-    "first_event_at",
-    "last_event_at",
-    "summary_received",
-]
-LEG_FIELDS = [
-    "leg_key",
-    "direction",
-    "call_type",
-    "source",
-    "destination",
-    "source_country",
-    "destination_country",
-    "source_ref_id",
-    "destination_ref_id",
-    "status",
-    "status_at",
-    "final_status",
-    "last_sip_code",
-    "last_sip_code_at",
-    "final_sip_code",
-    "initiated_at",
-    "connected_at",
-    "disconnected_at",
-    "duration_seconds",
-    "mos",
-    "packet_loss_rate",
-    "jitter_ms",
-]
+# The columns written for a session or a leg are the fields of the state the rules derive
+# (minus the natural key, written first), so the two cannot drift apart.
+SESSION_FIELDS = [f.name for f in dataclasses.fields(SessionState) if f.name != "session_id"]
+LEG_FIELDS = [f.name for f in dataclasses.fields(LegState) if f.name != "call_id"]
 VERDICT_FIELDS = [
     "event_time",
     "call_status",
