@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import fresh_database, percentile, production_env  # noqa: E402
 from webhooks.traffic import deliveries, session_events  # noqa: E402 - pure module, no Django needed
 
 SECRET = "bench-e2e-webhook-secret-0123456789abcdef"  # noqa: S105 - a throwaway local server
@@ -203,15 +204,6 @@ class PendingWatcher(threading.Thread):
 # --- processes ------------------------------------------------------------------------------
 
 
-def fresh_database(name: str, server: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def wait_ready(host: str, port: int, timeout: float = 30.0) -> None:
     import urllib.error
     import urllib.request
@@ -274,17 +266,8 @@ def main() -> int:
     import redis
 
     database_url = f"{args.pg}/{args.db}"
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-e2e-secret-key-" + "x" * 40,
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_LOG_LEVEL="WARNING",
-        DATABASE_URL=database_url,
-        REDIS_URL=args.redis,
-        SIPDESK_WEBHOOK_SECRETS=SECRET,
+    env = production_env(
+        settings_module="config.settings", database_url=database_url, redis_url=args.redis, secret=SECRET
     )
     if args.batch_size:
         env["SIPDESK_CLASSIFY_BATCH_SIZE"] = str(args.batch_size)
@@ -380,12 +363,6 @@ def report_facts(conn, watcher: PendingWatcher) -> dict:
     facts["visible"] = [percentile(visible, p) for p in (0.5, 0.95, 0.99)] + [visible[-1] if visible else 0.0]
     (facts["batches"],) = one("SELECT count(DISTINCT processed_at) FROM webhooks_rawevent")
     return facts
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    return values[min(len(values) - 1, int(p * len(values)))]
 
 
 def print_report(args, client: Client, window, answered_in, drained_in, facts, worker_rss, web_rss) -> int:

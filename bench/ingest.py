@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import fresh_database, production_env  # noqa: E402
 from webhooks.traffic import traffic  # noqa: E402 - pure module, no Django needed
 
 SECRET = "bench-webhook-secret-0123456789abcdef"  # noqa: S105 - a throwaway local server
@@ -40,14 +41,6 @@ TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 2500, 30.0, 0.5
 
 def sh(*args: str, env: dict[str, str] | None = None) -> None:
     subprocess.run(args, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-
-
-def fresh_database(name: str, admin_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def write_bodies(path: Path, count: int, seed: int) -> None:
@@ -121,20 +114,11 @@ def main() -> int:
     import psycopg
 
     database_url = f"{args.pg}/{args.db}"
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="bench.ingest_settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-secret-key-" + "x" * 40,
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_LOG_LEVEL="WARNING",
-        DATABASE_URL=database_url,
-        REDIS_URL=args.redis,
-        SIPDESK_WEBHOOK_SECRETS=SECRET,
+    env = production_env(
+        settings_module="bench.ingest_settings", database_url=database_url, redis_url=args.redis, secret=SECRET
     )
     print(f"fresh database {args.db} …", flush=True)
-    fresh_database(args.db, f"{args.pg}/postgres")
+    fresh_database(args.db, args.pg)
     sh(sys.executable, "manage.py", "migrate", "-v0", env=env)
     bodies = ROOT / "var" / "bench-ingest-bodies.jsonl"
     bodies.parent.mkdir(exist_ok=True)

@@ -29,6 +29,8 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from bench.common import percentile  # noqa: E402
+
 # Production uses the hashed manifest (after collectstatic); the bench only needs the URLs.
 settings.STORAGES = {
     **settings.STORAGES,
@@ -41,11 +43,6 @@ from django.test import Client  # noqa: E402
 from classify.models import Session  # noqa: E402
 
 TARGET_LIST_MS, TARGET_SESSION_MS = 150, 50
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -105,7 +102,7 @@ def main() -> None:
             response = client.get(url)
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url, response.status_code)
-        p50, p95 = statistics.median(timings), percentile(timings, 95)
+        p50, p95 = statistics.median(timings), percentile(timings, 0.95)
         verdict = "ok" if p95 < target else "SLOW"
         print(f"{name:28} {p50:8.1f} {p95:8.1f} {'<' + str(target):>8} {verdict}")
 
