@@ -1,4 +1,4 @@
-# sipdesk application image: the same image runs web (gunicorn), worker and beat.
+# sipdesk application image: the same image runs receiver and web (gunicorn), worker and beat.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,5 +18,5 @@ RUN DJANGO_SECRET_KEY=collectstatic-only SIPDESK_WEBHOOK_SECRETS=collectstatic-o
     python manage.py collectstatic --noinput
 
 USER sipdesk
-EXPOSE 8000
+EXPOSE 8000 8001
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-"]

@@ -1,4 +1,4 @@
-"""Fixtures shared by every app's tests: a fixed cast of users and a real Celery worker."""
+"""Fixtures shared by every app's tests: a fixed cast of users, a real Celery worker, a real receiver."""
 
 from __future__ import annotations
 
@@ -119,6 +119,71 @@ class CeleryWorker:
                 self.kill()
         if hasattr(self, "_log_file"):
             self._log_file.close()
+
+
+class ReceiverServer:
+    """The production webhook receiver, `gunicorn config.receiver:application -k asgi`, on the test database."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+        self.process: subprocess.Popen | None = None
+        self.log = ROOT / "var" / f"receiver-{os.getpid()}.log"
+        self.url = ""
+
+    def start(self, timeout: float = 30) -> ReceiverServer:
+        import socket
+        import urllib.request
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log.parent.mkdir(exist_ok=True)
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable, "-m", "gunicorn", "config.receiver:application", "--worker-class", "asgi",
+                "--workers", str(self.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "info",
+                "--no-control-socket",  # several servers may run at once (tests, benchmarks)
+            ],
+            cwd=ROOT, env=_worker_env(), stdout=self._log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"receiver exited early:\n{self.log.read_text()}")
+            # Every worker up (a SIGTERM that reaches a worker still booting is lost), then answering.
+            if self.log.read_text().count("ASGI server listening") >= self.workers:
+                try:
+                    with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):  # noqa: S310 - our own server
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"receiver not ready after {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        """SIGTERM: gunicorn's graceful shutdown, which runs the app's lifespan shutdown."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if hasattr(self, "_log_file"):
+            self._log_file.close()
+
+
+@pytest.fixture
+def receiver_server(transactional_db) -> Iterator[ReceiverServer]:
+    """A real receiver process; what it stores is committed, so the test must be transactional."""
+    server = ReceiverServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def purge_test_broker() -> None:

@@ -4,9 +4,11 @@ Run by hand (not in CI), from the repository root:
 
     .venv/bin/python bench/end_to_end.py [--rate 1000] [--duration 60]
 
-It creates a fresh database (default ``bench_e2e``), migrates it, starts gunicorn with production
-settings (DEBUG off, a secret key and a webhook secret, the same command line as
-docker-compose) and one Celery worker process (``--concurrency 1``), then POSTs realistic bodies
+It creates a fresh database (default ``bench_e2e``), migrates it, starts the webhook receiver
+with production settings (DEBUG off, a secret key and a webhook secret; by default the same
+command line as docker-compose's ``receiver``, ``gunicorn config.receiver:application -k asgi``;
+``--server django`` for the dashboard's own webhook view instead) and one Celery worker process
+(``--concurrency 1``), then POSTs realistic bodies
 (``webhooks.traffic.session_events`` with 2 % duplicate and 5 % out-of-order deliveries; each
 session's events spread over a few seconds, interleaved with other sessions') to
 ``/webhooks/8x8/`` with ``Authorization: Bearer <secret>`` at ``--rate`` per second for
@@ -252,9 +254,15 @@ def main() -> int:
     parser.add_argument("--pg", default="postgres://postgres@localhost:5432", help="server URL (no database)")
     parser.add_argument("--redis", default="redis://localhost:6379/13", help="broker (its Celery queue is cleared)")
     parser.add_argument("--port", type=int, default=8767)
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers (docker-compose: 3 sync)")
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=2, help="threads per gthread worker")
+    parser.add_argument(
+        "--server",
+        default="receiver",
+        choices=["receiver", "django"],
+        help="receiver: config.receiver (ASGI, as docker-compose); django: the dashboard's webhook view",
+    )
+    parser.add_argument("--web-workers", type=int, help="gunicorn workers (default: 2 receiver, 3 django)")
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"], help="--server django")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gthread worker (--server django)")
     parser.add_argument("--connections", type=int, default=24, help="client connections")
     parser.add_argument("--batch-size", type=int, help="SIPDESK_CLASSIFY_BATCH_SIZE for the worker")
     parser.add_argument("--drain-timeout", type=int, default=300, help="seconds to wait for the backlog")
@@ -282,10 +290,15 @@ def main() -> int:
     print(f"building {args.rate * args.duration:,} bodies …", flush=True)
     bodies = schedule(args.rate, args.duration, args.seed)
 
+    if args.server == "receiver":
+        args.web_workers = args.web_workers or 2
+        server = ["config.receiver:application", "--worker-class", "asgi"]
+    else:
+        args.web_workers = args.web_workers or 3
+        server = ["config.wsgi:application", "--worker-class", args.worker_class, "--threads", str(args.threads)]
     gunicorn = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
-         "--workers", str(args.web_workers), "--worker-class", args.worker_class, "--threads", str(args.threads),
-         "--log-level", "warning"],
+        [str(bin_dir / "gunicorn"), *server, "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.web_workers),
+         "--log-level", "warning", "--no-control-socket"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     worker = subprocess.Popen(
@@ -373,7 +386,8 @@ def print_report(args, client: Client, window, answered_in, drained_in, facts, w
     (p50, p95, p99), lag_max = facts["lag"]
     v50, v95, v99, vmax = facts["visible"]
     print()
-    print(f"machine: {os.cpu_count()} CPUs; gunicorn {args.web_workers} × {args.worker_class}; "
+    server_kind = "asgi (config.receiver)" if args.server == "receiver" else f"{args.worker_class} (Django view)"
+    print(f"machine: {os.cpu_count()} CPUs; gunicorn {args.web_workers} × {server_kind}; "
           f"1 celery worker process; batch size {args.batch_size or 'default'}")  # fmt: skip
     late_p99 = percentile(sorted(client.late), 0.99) * 1000
     delivered = sent / answered_in  # what the server really took: the offer ends with the last answer

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: migrate, create a demo login, start web + worker + beat and a trickle of demo traffic.
+# `make run`: migrate, create a demo login, start web + receiver + worker + beat and a trickle of demo traffic.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
@@ -30,13 +30,28 @@ fi
 .venv/bin/python manage.py runserver "0.0.0.0:${PORT}" &
 pids+=($!)
 
+# The production webhook receiver (PostgreSQL only); on the SQLite fallback the dashboard's own
+# webhook view takes the demo traffic.
+RECEIVER_PORT="${RECEIVER_PORT:-8001}"
+if [[ "$DATABASE_URL" == postgres* ]]; then
+    .venv/bin/gunicorn config.receiver:application --worker-class asgi --workers 1 \
+        --bind "0.0.0.0:${RECEIVER_PORT}" --log-level warning --no-control-socket &
+    pids+=($!)
+    webhook_port="$RECEIVER_PORT"
+else
+    webhook_port="$PORT"
+fi
+
 # Demo data: a quick burst so the pages have something to show, then a slow live trickle.
 first_secret="${SIPDESK_WEBHOOK_SECRETS%%,*}"
-url="http://127.0.0.1:${PORT}/webhooks/8x8/"
-for _ in $(seq 1 50); do
-    .venv/bin/python -c "import socket,sys; socket.create_connection(('127.0.0.1', ${PORT}), 1)" 2>/dev/null && break
-    sleep 0.2
+url="http://127.0.0.1:${webhook_port}/webhooks/8x8/"
+for port in "$PORT" "$webhook_port"; do
+    for _ in $(seq 1 50); do
+        .venv/bin/python -c "import socket,sys; socket.create_connection(('127.0.0.1', ${port}), 1)" 2>/dev/null && break
+        sleep 0.2
+    done
 done
+echo "sipdesk: webhooks go to ${url}"
 .venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 20 --duration 15 || true
 echo "sipdesk: demo traffic keeps trickling in; open http://127.0.0.1:${PORT}/ (Ctrl-C stops everything)"
 .venv/bin/python manage.py simulate_traffic --url "$url" --secret "$first_secret" --rate 1 --duration 0 >var/demo-traffic.log 2>&1 &

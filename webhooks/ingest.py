@@ -11,6 +11,7 @@ row (a cache with a TTL cannot promise that).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import json
@@ -18,6 +19,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -216,16 +218,92 @@ def _insert_sql() -> str:
     )
 
 
+# A repeat of an already-classified event sends its row back to the queue so the session is
+# re-derived with the "duplicate delivery" anomaly; classification is idempotent, so the event
+# is still counted once. A failed row stays failed: re-running it would only fail again.
+_REPEND = "state = CASE WHEN state = 'processed' THEN 'pending' ELSE state END"
+_REPENDED = "state = 'pending' AND processed_at IS NOT NULL"
+
+
 def _bump_sql() -> str:
     table = connection.ops.quote_name(RawEvent._meta.db_table)
-    # A repeat of an already-classified event sends its row back to the queue so the session is
-    # re-derived with the "duplicate delivery" anomaly; classification is idempotent, so the event
-    # is still counted once. A failed row stays failed: re-running it would only fail again.
     return (
-        f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s, "  # noqa: S608 - table name only
-        "state = CASE WHEN state = 'processed' THEN 'pending' ELSE state END "
-        "WHERE dedupe_key = %s RETURNING id, state = 'pending' AND processed_at IS NOT NULL"
+        f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s, {_REPEND} "  # noqa: S608 - names only
+        f"WHERE dedupe_key = %s RETURNING id, {_REPENDED}"
     )
+
+
+# The same two statements for a batch of events (PostgreSQL only; webhooks/group_commit.py).
+# Written with PostgreSQL's own $n placeholders for psycopg's raw cursor: psycopg would otherwise
+# re-parse every statement longer than 4 KB for its %s placeholders, on every execution.
+_TABLE = RawEvent._meta.db_table
+_BATCH_ROW = "(${}, ${}, ${}, ${}, ${}, ${}, ${}::jsonb, ${}::inet, ${}, ${}::int, 1, ${}, 'pending', 0, '')"
+_BATCH_ROW_PARAMS = _BATCH_ROW.count("$")
+
+
+@functools.lru_cache(maxsize=512)
+def batch_insert_sql(rows: int) -> str:
+    """INSERT … VALUES with ``rows`` rows (one text per batch size, each prepared by psycopg).
+
+    One parameter per value rather than one array per column: psycopg dumps arrays of text in
+    Python (escaping each ~1 KB body), which cost more CPU than the rest of the receiver.
+    """
+    values = ", ".join(
+        _BATCH_ROW.format(*range(row * _BATCH_ROW_PARAMS + 1, (row + 1) * _BATCH_ROW_PARAMS + 1)) for row in range(rows)
+    )
+    return (
+        f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} "  # noqa: S608 - model metadata only
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+    )
+
+
+def batch_insert_params(events: list[PreparedEvent]) -> list[Any]:
+    """batch_insert_sql's parameters, row after row. Callers sort the events by dedupe key, so two
+    batches racing for the same keys take their locks in the same order (no deadlock)."""
+    params: list[Any] = []
+    for e in events:
+        params += (
+            e.received_at, e.event_type, e.dedupe_key, e.session_id, e.call_id, e.sub_account_id,
+            e.body_text, e.remote_addr, e.user_agent, e.content_length, e.received_at,
+        )  # fmt: skip
+    return params
+
+
+# Duplicates are rare, so their statement keeps one text for any batch size: one array per column.
+BATCH_BUMP_SQL = (
+    f"UPDATE {_TABLE} SET deliveries = deliveries + d.repeats, last_delivered_at = d.at, {_REPEND} "  # noqa: S608
+    "FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS d(dedupe_key, repeats, at) "
+    f"WHERE {_TABLE}.dedupe_key = d.dedupe_key RETURNING id, {_TABLE}.dedupe_key, {_REPENDED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A parsed body with the columns it will be stored with: what both store paths insert."""
+
+    received_at: datetime
+    event_type: str
+    dedupe_key: str
+    session_id: str
+    call_id: str
+    sub_account_id: str
+    body_text: str
+    remote_addr: str | None
+    user_agent: str
+    content_length: int
+
+
+def prepare(raw_body: bytes, *, remote_addr: str | None = None, user_agent: str = "") -> PreparedEvent | IngestResult:
+    """Parse a body and read its ids, or say (as a refused IngestResult) why it cannot be stored."""
+    parsed = parse_body(raw_body)
+    if isinstance(parsed, IngestResult):
+        return parsed
+    event_type, key, session_id, call_id, sub_account_id = describe(parsed)
+    return PreparedEvent(
+        received_at=timezone.now(), event_type=event_type, dedupe_key=key, session_id=session_id,
+        call_id=call_id, sub_account_id=sub_account_id, body_text=raw_body.decode("utf-8"),
+        remote_addr=_clean_ip(remote_addr), user_agent=user_agent[:300], content_length=len(raw_body),
+    )  # fmt: skip
 
 
 def ingest(
@@ -242,47 +320,50 @@ def ingest(
     when the database is unavailable (nothing was written; the sender should retry).
     Duplicates and refusals are tallied per minute unless ``tally`` is False.
     """
-    parsed = parse_body(raw_body)
-    if isinstance(parsed, IngestResult):
-        result = parsed
-    else:
-        result = _store(parsed, raw_body, remote_addr=remote_addr, user_agent=user_agent)
+    prepared = prepare(raw_body, remote_addr=remote_addr, user_agent=user_agent)
+    result = prepared if isinstance(prepared, IngestResult) else _store(prepared)
     if tally and result.status != "stored":
         tallies.record(result.status, result.reason)
     return result
 
 
-def _store(body: dict[str, Any], raw_body: bytes, *, remote_addr: str | None, user_agent: str) -> IngestResult:
-    event_type, key, session_id, call_id, sub_account_id = describe(body)
-    now = timezone.now()
+def _store(event: PreparedEvent) -> IngestResult:
+    now = event.received_at
     params = [
-        now, event_type, key, session_id, call_id, sub_account_id, raw_body.decode("utf-8"),
-        _clean_ip(remote_addr), user_agent[:300], len(raw_body), now, EventState.PENDING,
+        now, event.event_type, event.dedupe_key, event.session_id, event.call_id, event.sub_account_id,
+        event.body_text, event.remote_addr, event.user_agent, event.content_length, now, EventState.PENDING,
     ]  # fmt: skip
     try:
         try:
-            row, stored = _insert_or_bump(params, key, now)
+            row, stored = _insert_or_bump(params, event.dedupe_key, now)
         except (OperationalError, InterfaceError):
             if connection.in_atomic_block:
                 raise
             # A persistent connection may have died (PostgreSQL restarted): reconnect and try once
             # more. This replaces Django's per-request "SELECT 1" health check, which we skip.
             connection.close()
-            row, stored = _insert_or_bump(params, key, now)
+            row, stored = _insert_or_bump(params, event.dedupe_key, now)
     except (OperationalError, InterfaceError) as exc:
         log.warning("database unavailable, answering 503: %s", exc)
-        return _refused(503, "database_unavailable", "the event was not stored; please retry")
+        return DATABASE_UNAVAILABLE
     except DataError as exc:
-        # Valid JSON that PostgreSQL's jsonb refuses, e.g. "\u0000" or an unpaired surrogate escape.
-        return _refused(400, "unstorable_json", str(exc).splitlines()[0][:200])
+        return unstorable(exc)
     except DatabaseError as exc:  # pragma: no cover - anything else from the database is still not a 500
         log.exception("unexpected database error while storing a webhook")
         return _refused(503, "database_error", type(exc).__name__)
     # Runs at once in autocommit (the row is committed), else after the caller's commit. A
-    # duplicate asks only when it sent an already-classified row back to the queue (see _bump_sql).
+    # duplicate asks only when it sent an already-classified row back to the queue (see bump_sql).
     if stored or (row and row[1]):
         transaction.on_commit(enqueue.request_processing)
-    return IngestResult(200, "stored" if stored else "duplicate", row[0] if row else None, event_type=event_type)
+    return IngestResult(200, "stored" if stored else "duplicate", row[0] if row else None, event_type=event.event_type)
+
+
+DATABASE_UNAVAILABLE = _refused(503, "database_unavailable", "the event was not stored; please retry")
+
+
+def unstorable(exc: Exception) -> IngestResult:
+    """Valid JSON that PostgreSQL's jsonb refuses, e.g. "\\u0000" or an unpaired surrogate escape."""
+    return _refused(400, "unstorable_json", str(exc).splitlines()[0][:200])
 
 
 @contextlib.contextmanager

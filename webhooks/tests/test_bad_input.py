@@ -5,12 +5,26 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from webhooks.models import RawEvent, ReceiverTally
 from webhooks.tests.conftest import SECRET, URL, fixture_body, post
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(either_receiver):
+    """Every case runs against the Django view and against the ASGI receiver."""
+    return either_receiver
+
+
+@pytest.fixture
+def wsgi_client():
+    """For the cases about reading a WSGI input stream (the ASGI server hands over the body itself)."""
+    return Client()
+
+
 VCS = fixture_body("vcs_2026")
 
 
@@ -124,25 +138,27 @@ class CountingStream(io.BytesIO):
 
 
 @override_settings(SIPDESK_WEBHOOK_MAX_BYTES=2048)
-def test_a_huge_chunked_body_is_413_after_reading_only_the_limit(client):
+def test_a_huge_chunked_body_is_413_after_reading_only_the_limit(wsgi_client):
     stream = CountingStream(b'{"padding": "' + b"x" * 1_000_000 + b'"}')
-    response = post(client, b"", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": stream})
+    response = post(wsgi_client, b"", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": stream})
 
     assert_refused(response, 413, "too_large")
     assert stream.consumed <= 2049
 
 
 @override_settings(SIPDESK_WEBHOOK_MAX_BYTES=2048)
-def test_a_lying_small_content_length_never_reads_past_it(client):
+def test_a_lying_small_content_length_never_reads_past_it(wsgi_client):
     stream = CountingStream(VCS + b" " * 1_000_000)
-    response = post(client, b"", CONTENT_LENGTH=str(len(VCS)), **{"wsgi.input": stream})
+    response = post(wsgi_client, b"", CONTENT_LENGTH=str(len(VCS)), **{"wsgi.input": stream})
 
     assert response.status_code == 200
     assert stream.consumed == len(VCS)
 
 
-def test_a_chunked_body_without_content_length_is_stored(client):
-    response = post(client, b"", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(VCS)})
+def test_a_chunked_body_without_content_length_is_stored(wsgi_client):
+    response = post(
+        wsgi_client, b"", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(VCS)}
+    )
 
     assert response.status_code == 200
     assert RawEvent.objects.get().dedupe_key == "0d2e8b7a-eadf-11f0-8a3a-6b7e2e7b1c11"
