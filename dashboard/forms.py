@@ -42,9 +42,12 @@ class SessionFilterForm(forms.Form):
     anomaly = forms.ChoiceField(choices=[], required=False)
     sort = forms.ChoiceField(choices=[("newest", "Newest first"), ("oldest", "Oldest first")], required=False)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, full_numbers: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["anomaly"].choices = _blank(sorted(anomaly_labels().items()))
+        if not full_numbers:
+            # Users who see numbers masked search by whole number only (dashboard.views._session_filters).
+            self.fields["number"].label = "Whole number"
 
     def filters(self) -> dict:
         """Cleaned values; an invalid field is dropped rather than failing the whole page."""

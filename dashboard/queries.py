@@ -475,7 +475,11 @@ def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
         leg_filter &= Q(direction=f["direction"])
     if f.get("country"):
         leg_filter &= Q(destination_country=f["country"].upper())
-    if f.get("number"):
+    if f.get("number") and f.get("number_exact"):
+        number = "".join(f["number"].split())  # "+65 9123 4567" as stored: "+6591234567"
+        variants = {number, number if number.startswith("+") else f"+{number}"}
+        leg_filter &= Q(source__in=variants) | Q(destination__in=variants)
+    elif f.get("number"):
         digits = f["number"].strip()
         leg_filter &= Q(source__contains=digits) | Q(destination__contains=digits)
     if not leg_filter:

@@ -30,6 +30,28 @@ def _full_numbers(request: HttpRequest) -> bool:
     return request.user.has_perm(FULL_NUMBERS_PERM)
 
 
+def _session_filters(request: HttpRequest, params: Any) -> tuple[SessionFilterForm, dict[str, Any]]:
+    full_numbers = _full_numbers(request)
+    form = SessionFilterForm(params, full_numbers=full_numbers)
+    # Without the number permission a fragment would let someone confirm masked digits one search
+    # at a time, so only a whole number matches.
+    return form, form.filters() | ({} if full_numbers else {"number_exact": True})
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). Values
+# come from 8x8's payloads (sub-account, numbers), so they are neutralised with a leading quote,
+# except plain and phone numbers ("+6591234567", "+65 9•••• 4567", "-2004"): made of these
+# characters only, a cell cannot call a function or another program.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_CHARS = frozenset("0123456789+-() .•")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not set(value) <= _NUMBER_CHARS:
+        return "'" + value
+    return value
+
+
 def _window(request: HttpRequest) -> queries.Window:
     return queries.window_for(request.GET.get("window", queries.DEFAULT_WINDOW))
 
@@ -80,8 +102,7 @@ def live_feed(request: HttpRequest) -> HttpResponse:
 def sessions(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.setdefault("range", "24h")  # so the select shows the range the list actually uses
-    form = SessionFilterForm(params)
-    filters = form.filters()
+    form, filters = _session_filters(request, params)
     page = queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
     query = request.GET.copy()
     query.pop("after", None)
@@ -99,7 +120,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def sessions_csv(request: HttpRequest) -> StreamingHttpResponse:
-    filters = SessionFilterForm(request.GET).filters()
+    _, filters = _session_filters(request, request.GET)
 
     class Echo:
         def write(self, value: str) -> str:
@@ -110,7 +131,7 @@ def sessions_csv(request: HttpRequest) -> StreamingHttpResponse:
     def lines():
         yield writer.writerow(queries.CSV_HEADER)
         for row in queries.session_csv_rows(filters, full_numbers=_full_numbers(request)):
-            yield writer.writerow(row)
+            yield writer.writerow([spreadsheet_safe(value) for value in row])
 
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
