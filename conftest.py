@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,34 +77,30 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-class CeleryWorker:
-    """A real `celery worker` subprocess against the test database and test Redis."""
+class ServiceProcess:
+    """A subprocess of ours (``python -m …``) on the test database and test Redis, logging to var/."""
 
-    def __init__(self, name: str = "w1") -> None:
-        self.name = name
+    what = "service"
+
+    def __init__(self, log_name: str) -> None:
         self.process: subprocess.Popen | None = None
-        self.log = ROOT / "var" / f"celery-{name}-{os.getpid()}.log"
+        self.log = ROOT / "var" / f"{log_name}-{os.getpid()}.log"
 
-    def start(self, timeout: float = 60) -> CeleryWorker:
+    def _launch(self, args: list[str], *, ready: Callable[[], bool], timeout: float) -> None:
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-                f"--hostname={self.name}@%h",
-            ],
-            cwd=ROOT, env=_worker_env(), stdout=self._log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, "-m", *args], cwd=ROOT, env=_worker_env(), stdout=self._log_file, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"celery worker exited early:\n{self.log.read_text()}")
-            if " ready." in self.log.read_text():
-                return self
-            time.sleep(0.2)
+                raise RuntimeError(f"{self.what} exited early:\n{self.log.read_text()}")
+            if ready():
+                return
+            time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"celery worker not ready after {timeout}s:\n{self.log.read_text()}")
+        raise RuntimeError(f"{self.what} not ready after {timeout}s:\n{self.log.read_text()}")
 
     def kill(self) -> None:
         """SIGKILL, as an OOM killer or a crashed host would."""
@@ -111,6 +109,7 @@ class CeleryWorker:
             self.process.wait(10)
 
     def stop(self) -> None:
+        """SIGTERM (a graceful shutdown), then SIGKILL if it takes longer than 20 s."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -121,59 +120,56 @@ class CeleryWorker:
             self._log_file.close()
 
 
-class ReceiverServer:
+class CeleryWorker(ServiceProcess):
+    """A real `celery worker` subprocess against the test database and test Redis."""
+
+    what = "celery worker"
+
+    def __init__(self, name: str = "w1") -> None:
+        super().__init__(f"celery-{name}")
+        self.name = name
+
+    def start(self, timeout: float = 60) -> CeleryWorker:
+        args = [
+            "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO", "--without-gossip",
+            "--without-mingle", f"--hostname={self.name}@%h",
+        ]  # fmt: skip
+        self._launch(args, ready=lambda: " ready." in self.log.read_text(), timeout=timeout)
+        return self
+
+
+class ReceiverServer(ServiceProcess):
     """The production webhook receiver, `gunicorn config.receiver:application -k asgi`, on the test database."""
 
+    what = "receiver"
+
     def __init__(self, workers: int = 2) -> None:
+        super().__init__("receiver")
         self.workers = workers
-        self.process: subprocess.Popen | None = None
-        self.log = ROOT / "var" / f"receiver-{os.getpid()}.log"
         self.url = ""
 
     def start(self, timeout: float = 30) -> ReceiverServer:
-        import socket
-        import urllib.request
-
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        self.log.parent.mkdir(exist_ok=True)
-        self._log_file = self.log.open("w")
-        self.process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable, "-m", "gunicorn", "config.receiver:application", "--worker-class", "asgi",
-                "--workers", str(self.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "info",
-                "--no-control-socket",  # several servers may run at once (tests, benchmarks)
-            ],
-            cwd=ROOT, env=_worker_env(), stdout=self._log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"receiver exited early:\n{self.log.read_text()}")
-            # Every worker up (a SIGTERM that reaches a worker still booting is lost), then answering.
-            if self.log.read_text().count("ASGI server listening") >= self.workers:
-                try:
-                    with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):  # noqa: S310 - our own server
-                        return self
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"receiver not ready after {timeout}s:\n{self.log.read_text()}")
+        args = [
+            "gunicorn", "config.receiver:application", "--worker-class", "asgi", "--workers", str(self.workers),
+            "--bind", f"127.0.0.1:{port}", "--log-level", "info",
+            "--no-control-socket",  # several servers may run at once (tests, benchmarks)
+        ]  # fmt: skip
+        self._launch(args, ready=self._answering, timeout=timeout)
+        return self
 
-    def stop(self) -> None:
-        """SIGTERM: gunicorn's graceful shutdown, which runs the app's lifespan shutdown."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        if hasattr(self, "_log_file"):
-            self._log_file.close()
+    def _answering(self) -> bool:
+        # Every worker up first: a SIGTERM that reaches a worker still booting is lost.
+        if self.log.read_text().count("ASGI server listening") < self.workers:
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):  # noqa: S310 - our own server
+                return True
+        except OSError:
+            return False
 
 
 @pytest.fixture

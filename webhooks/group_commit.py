@@ -36,9 +36,9 @@ from webhooks.ingest import (
     DATABASE_UNAVAILABLE,
     IngestResult,
     PreparedEvent,
-    _refused,
     batch_insert_params,
     batch_insert_sql,
+    database_error,
     unstorable,
 )
 
@@ -162,9 +162,9 @@ class GroupCommitWriter:
             if batch:
                 try:
                     await self.write(batch)
-                except Exception:  # a bug here must not leave requests waiting forever
+                except Exception as exc:  # a bug here must not leave requests waiting forever
                     log.exception("group commit failed unexpectedly")
-                    _answer_all(batch, _refused(503, "database_error", "unexpected error; please retry"))
+                    _answer_all(batch, database_error(exc))
             if self._tallies and time.monotonic() - self._tallies_written >= TALLY_INTERVAL:
                 await self._write_tallies()
 
@@ -183,7 +183,7 @@ class GroupCommitWriter:
         except psycopg.Error as exc:
             log.exception("unexpected database error while storing webhooks")
             for entry in keys.values():
-                entry.refusal = entry.refusal or _refused(503, "database_error", type(exc).__name__)
+                entry.refusal = entry.refusal or database_error(exc)
         for entry in keys.values():
             for waiting, result in zip(entry.waiting, entry.answers(), strict=True):
                 _answer(waiting, result)

@@ -68,6 +68,19 @@ def _refused(http_status: int, reason: str, detail: str = "") -> IngestResult:
     return IngestResult(http_status=http_status, status="refused", reason=reason, detail=detail)
 
 
+DATABASE_UNAVAILABLE = _refused(503, "database_unavailable", "the event was not stored; please retry")
+
+
+def database_error(exc: BaseException) -> IngestResult:
+    """Anything else the database or our code raised while storing: still not a 500, and retryable."""
+    return _refused(503, "database_error", type(exc).__name__)
+
+
+def unstorable(exc: Exception) -> IngestResult:
+    """Valid JSON that PostgreSQL's jsonb refuses, e.g. "\\u0000" or an unpaired surrogate escape."""
+    return _refused(400, "unstorable_json", str(exc).splitlines()[0][:200])
+
+
 # --- parsing ---------------------------------------------------------------------------
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -350,20 +363,12 @@ def _store(event: PreparedEvent) -> IngestResult:
         return unstorable(exc)
     except DatabaseError as exc:  # pragma: no cover - anything else from the database is still not a 500
         log.exception("unexpected database error while storing a webhook")
-        return _refused(503, "database_error", type(exc).__name__)
+        return database_error(exc)
     # Runs at once in autocommit (the row is committed), else after the caller's commit. A
-    # duplicate asks only when it sent an already-classified row back to the queue (see bump_sql).
+    # duplicate asks only when it sent an already-classified row back to the queue (see _bump_sql).
     if stored or (row and row[1]):
         transaction.on_commit(enqueue.request_processing)
     return IngestResult(200, "stored" if stored else "duplicate", row[0] if row else None, event_type=event.event_type)
-
-
-DATABASE_UNAVAILABLE = _refused(503, "database_unavailable", "the event was not stored; please retry")
-
-
-def unstorable(exc: Exception) -> IngestResult:
-    """Valid JSON that PostgreSQL's jsonb refuses, e.g. "\\u0000" or an unpaired surrogate escape."""
-    return _refused(400, "unstorable_json", str(exc).splitlines()[0][:200])
 
 
 @contextlib.contextmanager
