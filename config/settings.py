@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_networks, env_str, parse_database_url
+from config.env import env_bool, env_int, env_list, env_networks, env_str, env_url, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -148,6 +148,9 @@ SIPDESK_WEBHOOK_ALLOWED_IPS = env_networks("SIPDESK_WEBHOOK_ALLOWED_IPS")
 # Check the right-most X-Forwarded-For address (the one your own proxy appended) against the
 # allowlist instead of the socket peer. Only behind your own proxy: clients can forge the rest.
 SIPDESK_TRUST_X_FORWARDED_FOR = env_bool("SIPDESK_TRUST_X_FORWARDED_FOR", False)
+# The webhook URL to give 8x8 (the receiver's public address), shown on the empty pages; unset,
+# the pages show the dashboard's own /webhooks/8x8/, which accepts webhooks too.
+SIPDESK_WEBHOOK_PUBLIC_URL = env_url("SIPDESK_WEBHOOK_PUBLIC_URL")
 SIPDESK_WEBHOOK_MAX_BYTES = env_int("SIPDESK_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
 SIPDESK_WEBHOOK_MAX_DEPTH = env_int("SIPDESK_WEBHOOK_MAX_DEPTH", 32, minimum=4, maximum=512)
 # Rows still pending after this many seconds are re-enqueued by the periodic sweep.

@@ -62,7 +62,7 @@ def _render(request: HttpRequest, template: str, partial: str, context: dict[str
 
 
 def _webhook_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri(WEBHOOK_PATH)
+    return settings.SIPDESK_WEBHOOK_PUBLIC_URL or request.build_absolute_uri(WEBHOOK_PATH)
 
 
 @require_GET

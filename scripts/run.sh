@@ -27,9 +27,6 @@ if [ "$SIPDESK_TASKS_EAGER" = "0" ]; then
     pids+=($!)
 fi
 
-.venv/bin/python manage.py runserver "0.0.0.0:${PORT}" &
-pids+=($!)
-
 # The production webhook receiver (PostgreSQL only); on the SQLite fallback the dashboard's own
 # webhook view takes the demo traffic.
 RECEIVER_PORT="${RECEIVER_PORT:-8001}"
@@ -38,9 +35,14 @@ if [[ "$DATABASE_URL" == postgres* ]]; then
         --bind "0.0.0.0:${RECEIVER_PORT}" --log-level warning --no-control-socket &
     pids+=($!)
     webhook_port="$RECEIVER_PORT"
+    # The empty pages tell you to register this URL with 8x8.
+    export SIPDESK_WEBHOOK_PUBLIC_URL="http://127.0.0.1:${RECEIVER_PORT}/webhooks/8x8/"
 else
     webhook_port="$PORT"
 fi
+
+.venv/bin/python manage.py runserver "0.0.0.0:${PORT}" &
+pids+=($!)
 
 # Demo data: a quick burst so the pages have something to show, then a slow live trickle.
 first_secret="${SIPDESK_WEBHOOK_SECRETS%%,*}"

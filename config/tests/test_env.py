@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_networks, env_str, parse_database_url
+from config.env import env_bool, env_int, env_list, env_networks, env_str, env_url, parse_database_url
 
 
 @pytest.mark.parametrize(
@@ -67,6 +67,20 @@ def test_env_list(monkeypatch):
 def test_env_str_strips(monkeypatch):
     monkeypatch.setenv("DJANGO_SECRET_KEY", "  s3cret \n")
     assert env_str("DJANGO_SECRET_KEY") == "s3cret"
+
+
+def test_env_url(monkeypatch):
+    monkeypatch.delenv("SIPDESK_WEBHOOK_PUBLIC_URL", raising=False)
+    assert env_url("SIPDESK_WEBHOOK_PUBLIC_URL") == ""
+    monkeypatch.setenv("SIPDESK_WEBHOOK_PUBLIC_URL", " https://hooks.example.com/webhooks/8x8/ ")
+    assert env_url("SIPDESK_WEBHOOK_PUBLIC_URL") == "https://hooks.example.com/webhooks/8x8/"
+
+
+@pytest.mark.parametrize("raw", ["hooks.example.com/webhooks/8x8/", "ftp://hooks.example.com/", "https://"])
+def test_env_url_rejects(monkeypatch, raw):
+    monkeypatch.setenv("SIPDESK_WEBHOOK_PUBLIC_URL", raw)
+    with pytest.raises(ImproperlyConfigured, match="SIPDESK_WEBHOOK_PUBLIC_URL"):
+        env_url("SIPDESK_WEBHOOK_PUBLIC_URL")
 
 
 def test_env_networks(monkeypatch):

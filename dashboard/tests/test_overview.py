@@ -22,8 +22,15 @@ def test_empty_overview_explains_how_to_point_8x8_here(support_client):
     response = support_client.get("/")
     assert response.status_code == 200
     body = response.content.decode()
-    assert "/webhooks/8x8/" in body
+    assert "http://testserver/webhooks/8x8/" in body  # the dashboard's own URL accepts webhooks too
     assert "httpAuthHeader" in body
+
+
+def test_empty_overview_shows_the_receivers_public_url_when_configured(support_client, settings):
+    settings.SIPDESK_WEBHOOK_PUBLIC_URL = "https://hooks.example.com/webhooks/8x8/"
+    body = support_client.get("/").content.decode()
+    assert "https://hooks.example.com/webhooks/8x8/" in body
+    assert "http://testserver/webhooks/8x8/" not in body
 
 
 def test_tiles_show_rates_and_change_against_previous_window(support_client):
