@@ -148,3 +148,26 @@ def test_refusals_alone_are_written_within_the_tally_interval():
         await writer.close()
 
     asyncio.run(refuse_and_wait())
+
+
+def test_a_connection_lost_between_batches_is_reopened_and_the_event_stored():
+    async def across_a_restart() -> list:
+        writer = GroupCommitWriter()
+        first = await writer.store(prepared(fixture_body("vcs_2026")))
+        backend = writer._connection.info.backend_pid
+        await asyncio.to_thread(terminate, backend)  # as a PostgreSQL restart or failover would
+        second = await writer.store(prepared(fixture_body("vcs_2025")))
+        reconnected = writer._connection.info.backend_pid != backend
+        await writer.close()
+        return [first.status, second.status, reconnected]
+
+    assert asyncio.run(across_a_restart()) == ["stored", "stored", True]
+    assert RawEvent.objects.count() == 2
+
+
+def terminate(backend_pid: int) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+    finally:
+        connection.close()  # the worker thread's own connection
