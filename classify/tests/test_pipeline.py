@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections import Counter
 
+import psycopg
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +18,7 @@ from classify.models import BucketSize, CallLeg, CodeRollup, EventClassification
 from classify.normalise import normalise
 from classify.pipeline import process_pending
 from classify.tasks import flag_missing_summary_sessions
+from webhooks.group_commit import conninfo_from_settings
 from webhooks.models import RawEvent
 
 from .conftest import SESSION, vcs, vss
@@ -154,6 +159,44 @@ def test_a_duplicate_delivery_is_counted_once_and_flagged():
     assert RawEvent.objects.get().deliveries == 2
     assert CodeRollup.objects.filter(bucket_size="hour").get().count == 1
     assert "duplicate_delivery" in Session.objects.get().anomalies
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_waits_for_whoever_holds_a_new_sessions_lock_before_creating_it():
+    """The advisory lock that keeps two workers from both creating one new session (and counting
+    it in two rollup buckets): while another transaction holds it, a batch of that session waits."""
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=503))
+    store(vss("FAILED"))
+    other_worker = psycopg.connect(conninfo_from_settings())
+    other_worker.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [SESSION])  # and keeps its transaction open
+    processed: list[int] = []
+
+    def worker() -> None:
+        try:
+            processed.append(process_pending())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    waiting_on_it = False
+    for _ in range(100):
+        waiting_on_it = other_worker.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()[0] == 1  # fmt: skip
+        if waiting_on_it:
+            break
+        time.sleep(0.05)
+    still_unwritten = not Session.objects.exists()
+    other_worker.commit()  # the other worker is done: now this batch may read and write the session
+    thread.join(30)
+    other_worker.close()
+
+    assert waiting_on_it
+    assert still_unwritten
+    assert processed == [2]
+    assert Session.objects.get().status == "FAILED"
+    assert SessionRollup.objects.filter(bucket_size=BucketSize.HOUR).get().count == 1
 
 
 def test_a_duplicate_arriving_after_classification_flags_the_session_without_counting_twice():
