@@ -35,7 +35,10 @@ def _session_filters(request: HttpRequest, params: Any) -> tuple[SessionFilterFo
     form = SessionFilterForm(params, full_numbers=full_numbers)
     # Without the number permission a fragment would let someone confirm masked digits one search
     # at a time, so only a whole number matches.
-    return form, form.filters() | ({} if full_numbers else {"number_exact": True})
+    filters = form.filters()
+    if "number" in filters and not full_numbers:
+        filters["number_exact"] = True
+    return form, filters
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). Values

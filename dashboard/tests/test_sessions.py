@@ -101,6 +101,11 @@ def test_without_the_number_permission_only_a_whole_number_matches(support_clien
     assert "Whole number" in support_client.get("/sessions/").content.decode()
 
 
+def test_an_empty_list_without_filters_still_explains_how_to_point_8x8_here(support_client):
+    body = support_client.get("/sessions/").content.decode()
+    assert "httpAuthHeader" in body
+
+
 def test_invalid_filter_values_are_ignored_not_fatal(support_client):
     s = make_session()
     response = support_client.get("/sessions/?sip_code=abc&status=NOPE&after=garbage")
