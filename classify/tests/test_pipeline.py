@@ -22,16 +22,9 @@ from webhooks.group_commit import conninfo_from_settings
 from webhooks.models import RawEvent
 
 from .conftest import SESSION, vcs, vss
-from .helpers import dump, reset_all, session_bodies, store
+from .helpers import drain, dump, reset_all, session_bodies, store
 
 pytestmark = pytest.mark.django_db
-
-
-def drain(batch_size: int | None = None) -> int:
-    total = 0
-    while taken := process_pending(batch_size):
-        total += taken
-    return total
 
 
 def true_session_counts() -> Counter:
