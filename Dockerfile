@@ -9,8 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --system --create-home --home-dir /home/sipdesk sipdesk
 
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# The locked tree: every package pinned with its hashes (make lock writes it).
+COPY requirements.lock .
+RUN pip install --require-hashes -r requirements.lock
 
 COPY . .
 # collectstatic needs a key and a database URL to import settings; neither is used.

@@ -2,7 +2,8 @@
 
 Prints shell `export` lines so the calling script can adopt the decisions:
 - PostgreSQL reachable at DATABASE_URL (default: local) → create the database if missing;
-- otherwise, for `run` only, fall back to SQLite and say so plainly;
+- otherwise, for `run` only and when DATABASE_URL was not set, start the embedded PostgreSQL
+  (scripts/embedded_db.py) under var/ and use it; SIPDESK_DB=embedded forces it;
 - Redis reachable at REDIS_URL → use it; otherwise, for `run` only, run tasks in-process.
 `test` never falls back: the suite runs against real PostgreSQL and Redis or not at all.
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/sipdesk"
@@ -59,12 +62,22 @@ def redis_ready(url: str) -> str | None:
     return None
 
 
-def main(mode: str) -> int:
-    database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
-    exports = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+def start_embedded_postgres() -> str | None:
+    """The embedded server's DATABASE_URL, or None when it could not start (it says why)."""
+    script = Path(__file__).with_name("embedded_db.py")
+    started = subprocess.run([sys.executable, str(script), "start"], capture_output=True, text=True, check=False)
+    sys.stderr.write(started.stderr)
+    return started.stdout.strip() if started.returncode == 0 else None
 
-    pg_problem = postgres_ready(database_url) if database_url.startswith("postgres") else None
+
+def main(mode: str) -> int:
+    explicit_url = os.environ.get("DATABASE_URL", "")
+    database_url = explicit_url or DEFAULT_DATABASE_URL
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    exports = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SIPDESK_EMBEDDED_DB": "0"}
+
+    forced = os.environ.get("SIPDESK_DB", "") == "embedded"
+    pg_problem = None if forced and mode != "test" else postgres_ready(database_url)
     redis_problem = redis_ready(redis_url)
 
     if mode == "test":
@@ -80,11 +93,19 @@ def main(mode: str) -> int:
             say("Start them (or set DATABASE_URL / REDIS_URL), or run .ci/run, which installs and starts both.")
             return 1
     else:
-        if pg_problem:
-            say(f"sipdesk: PostgreSQL not reachable ({pg_problem}).")
-            say("sipdesk: FALLING BACK TO SQLITE at var/sipdesk.sqlite3 — webhooks are stored and the pages work,")
-            say("sipdesk: but CLASSIFICATION NEEDS POSTGRESQL: events stay pending and no sessions appear.")
-            exports["DATABASE_URL"] = "sqlite:///var/sipdesk.sqlite3"
+        if forced or (pg_problem and not explicit_url):
+            if pg_problem:
+                say(f"sipdesk: no PostgreSQL at {database_url} ({pg_problem}).")
+            say("sipdesk: starting the embedded PostgreSQL in var/postgres (stopped again on Ctrl-C).")
+            embedded_url = start_embedded_postgres()
+            if embedded_url is None:
+                return 1
+            exports["DATABASE_URL"] = embedded_url
+            exports["SIPDESK_EMBEDDED_DB"] = "1"
+        elif pg_problem:
+            say(f"sipdesk: PostgreSQL not reachable at DATABASE_URL={database_url} ({pg_problem}).")
+            say("sipdesk: start it, unset DATABASE_URL to use the embedded PostgreSQL, or set SIPDESK_DB=embedded.")
+            return 1
         if redis_problem:
             say(f"sipdesk: Redis not reachable ({redis_problem}).")
             say("sipdesk: NO CELERY WORKER — classification runs inside the web process (SIPDESK_TASKS_EAGER=1).")
