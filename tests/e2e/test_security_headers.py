@@ -46,8 +46,8 @@ class Violations:
 
 
 @pytest.fixture
-def violations(page) -> Iterator[Violations]:
-    yield Violations(page)
+def violations(page) -> Violations:
+    return Violations(page)
 
 
 @pytest.fixture(autouse=True)
