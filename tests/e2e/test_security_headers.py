@@ -127,3 +127,21 @@ def test_too_many_number_searches_answer_in_the_results_area(page, violations, l
     expect(page.locator("#results")).to_contain_text("Too many whole-number searches")
     violations.check("number search refusal")
     violations.visit("/sessions/?number=%2B6591234569", expect_status=429)
+
+
+def test_pollers_pause_while_the_tab_is_hidden(page, login_as, support_user):
+    """The visibility check moved from an htmx trigger filter (eval, refused by the CSP) to static/js/polling.js."""
+    page.context.add_init_script(
+        "Object.defineProperty(document, 'visibilityState', {get: () => window.__hidden ? 'hidden' : 'visible'});"
+    )
+    feed_requests: list[str] = []
+    page.on("request", lambda request: "/feed/" in request.url and feed_requests.append(request.url))
+    login_as(page, support_user)
+    page.goto("/")
+    page.wait_for_timeout(3500)
+    assert feed_requests, "the live feed polls while the tab is visible"
+    page.evaluate("window.__hidden = true")
+    page.wait_for_timeout(500)  # a request already in flight may finish
+    feed_requests.clear()
+    page.wait_for_timeout(3500)
+    assert feed_requests == []
