@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from axes.models import AccessAttempt
 from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -80,6 +79,8 @@ def test_admin_lists_lockouts_and_can_unlock(client, support_user, superuser):
     listing = admin.get(reverse("admin:axes_accessattempt_changelist"))
     assert listing.status_code == 200
     assert "support" in listing.text
+    from axes.models import AccessAttempt
+
     record = AccessAttempt.objects.get(username="support")
     # Unlocking is deleting the attempt record (the admin's delete action).
     response = admin.post(reverse("admin:axes_accessattempt_delete", args=[record.pk]), {"post": "yes"})

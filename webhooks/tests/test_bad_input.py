@@ -102,6 +102,7 @@ def test_x_forwarded_for_is_read_only_from_a_trusted_proxy(client):
 
 
 @TRUSTING_OUR_PROXY
+@override_settings(SIPDESK_TRUST_X_FORWARDED_FOR=True)  # the deprecated switch, as deployments have it set
 def test_a_spoofed_x_forwarded_for_from_an_untrusted_peer_is_refused(client):
     """A client that reaches the receiver directly cannot claim an allowed address."""
     spoofed = post(client, VCS, REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="52.220.253.234")
