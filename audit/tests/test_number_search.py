@@ -178,3 +178,24 @@ def test_a_new_minute_allows_new_searches(support_user, monkeypatch):
         client.get("/sessions/", {"number": number})
     monkeypatch.setattr(number_search, "clock", lambda: 1_800_000_000.0 + 60)
     assert client.get("/sessions/", {"number": "+65 6999 8532"}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "number=%00",
+        "number=%2B65%006123",
+        "number=..%2F..%2Fetc",
+        "number=%2F",
+        "number=" + "9" * 10_000,
+        "number=%ED%A0%80%FF",  # a lone surrogate and a stray byte: not UTF-8
+        "number=%2B",
+        "number=%D9%A6%D9%A5%D9%A6",  # Arabic-Indic digits
+        "number=1&number=2",
+    ],
+)
+def test_hostile_numbers_never_500(support_user, query):
+    client = logged_in(support_user)
+    assert client.get(f"/sessions/?{query}").status_code in (200, 429)
+    assert client.get(f"/sessions/export.csv?{query}").status_code in (200, 429)
