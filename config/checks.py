@@ -57,3 +57,17 @@ def eager_tasks_only_with_debug(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def metrics_token_in_production(app_configs, **kwargs):
+    if settings.DEBUG or settings.SIPDESK_METRICS_TOKEN:
+        return []
+    return [
+        Warning(
+            "SIPDESK_METRICS_TOKEN is empty: /metrics answers anyone who can reach it.",
+            hint="Set SIPDESK_METRICS_TOKEN to a long random value and give Prometheus the same value "
+            "(authorization: credentials in the scrape config); see README 'Security'.",
+            id="sipdesk.W002",
+        )
+    ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from config.env import env_bool, env_int, env_list, env_networks, env_str, env_url, parse_database_url
 
@@ -30,15 +32,19 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "config.apps.ConfigConfig",
     "reference",
     "webhooks",
     "classify",
     "dashboard",
+    "audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into the answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -62,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -80,6 +89,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username+address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -112,6 +123,41 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy, enforced everywhere (so a violation shows up in development first):
+# scripts and styles only from our own static files (htmx included, via django-htmx), plus
+# nonced inline scripts; nothing may frame the pages or be posted elsewhere.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+# Permissions-Policy (django-permissions-policy): the pages need no powerful browser feature.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment", "usb",
+    )
+}  # fmt: skip
+# Dashboard sessions: a working day, not two weeks (the pages show personal data). Changing a
+# password ends the user's other sessions by itself (the session keeps a hash of the password).
+SESSION_COOKIE_AGE = env_int("SIPDESK_SESSION_HOURS", 12, minimum=1, maximum=24 * 14) * 3600
+# Login throttling (django-axes): a username+address pair is locked after this many failures
+# for this many minutes; admins see and clear lockouts under Admin › Axes.
+AXES_FAILURE_LIMIT = env_int("SIPDESK_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIPDESK_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.proxies.request_client_ip"
+# The lockout log line names the username and address (for the operator); never the password.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
 # The receiver answers machine clients over plain paths; health probes come over HTTP inside
 # the cluster, so they are exempt from the HTTPS redirect.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
@@ -140,14 +186,33 @@ CELERY_BEAT_SCHEDULE = {
 # Only for `make run` without Redis: tasks run inside the web process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("SIPDESK_TASKS_EAGER", False)
 
+# --- Cache (rate limits): Redis, so every web process counts the same searches --------------
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "sipdesk",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    }
+}
+if CELERY_TASK_ALWAYS_EAGER:  # `make run` without Redis: one process, so its own memory will do
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
 # --- sipdesk -----------------------------------------------------------------------------
 # Shared secrets accepted in the webhook Authorization header (several, for rotation).
 SIPDESK_WEBHOOK_SECRETS = env_list("SIPDESK_WEBHOOK_SECRETS")
 # Optional allowlist of source addresses/CIDRs; empty means any source.
 SIPDESK_WEBHOOK_ALLOWED_IPS = env_networks("SIPDESK_WEBHOOK_ALLOWED_IPS")
-# Check the right-most X-Forwarded-For address (the one your own proxy appended) against the
-# allowlist instead of the socket peer. Only behind your own proxy: clients can forge the rest.
-SIPDESK_TRUST_X_FORWARDED_FOR = env_bool("SIPDESK_TRUST_X_FORWARDED_FOR", False)
+# Your reverse proxies (addresses/CIDRs). Only when the socket peer is one of them is
+# X-Forwarded-For read, right to left, skipping these proxies: the first other address is the
+# client (config/proxies.py). Empty: the socket peer is the client and the header is ignored.
+SIPDESK_TRUSTED_PROXIES = env_networks("SIPDESK_TRUSTED_PROXIES")
+if env_bool("SIPDESK_TRUST_X_FORWARDED_FOR", False) and not SIPDESK_TRUSTED_PROXIES:
+    # The deprecated switch trusted the header from anyone, which let a client forge its address.
+    raise ImproperlyConfigured(
+        "SIPDESK_TRUST_X_FORWARDED_FOR is deprecated and unsafe on its own: set SIPDESK_TRUSTED_PROXIES "
+        "to your reverse proxy's addresses (e.g. SIPDESK_TRUSTED_PROXIES=10.0.0.5) and remove it"
+    )
 # The webhook URL to give 8x8 (the receiver's public address), shown on the empty pages; unset,
 # the pages show the dashboard's own /webhooks/8x8/, which accepts webhooks too.
 SIPDESK_WEBHOOK_PUBLIC_URL = env_url("SIPDESK_WEBHOOK_PUBLIC_URL")
@@ -160,6 +225,9 @@ SIPDESK_CLASSIFY_BATCH_SIZE = env_int("SIPDESK_CLASSIFY_BATCH_SIZE", 2000, minim
 SIPDESK_MISSING_SUMMARY_MINUTES = env_int("SIPDESK_MISSING_SUMMARY_MINUTES", 15, minimum=1)
 # When set, /metrics requires "Authorization: Bearer <token>" (Prometheus' bearer_token).
 SIPDESK_METRICS_TOKEN = env_str("SIPDESK_METRICS_TOKEN")
+# Whole-number searches (by users who see numbers masked) allowed per user per minute; each is
+# recorded in audit.NumberSearch. Counted in the cache below, shared by every web process.
+SIPDESK_NUMBER_SEARCHES_PER_MINUTE = env_int("SIPDESK_NUMBER_SEARCHES_PER_MINUTE", 20, minimum=1)
 # Demo conveniences (make run) are only ever allowed together with DEBUG.
 SIPDESK_DEMO = env_bool("SIPDESK_DEMO", False)
 

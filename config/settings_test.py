@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("SIPDESK_WEBHOOK_SECRETS", "test-webhook-secret,rotated-webhook-secret")
 
 from config.settings import *  # noqa: F403
-from config.settings import DATABASES, env_str
+from config.settings import CACHES, DATABASES, env_str
 
 # Parallel checkouts can keep their test databases (and Redis databases) apart.
 TEST_DB_NAME = env_str("SIPDESK_TEST_DB_NAME", "test_sipdesk")
@@ -17,6 +17,7 @@ if env_str("SIPDESK_WORKER_USES_TEST_DB"):
     # A Celery worker started by a test must talk to the database pytest-django created.
     DATABASES["default"]["NAME"] = TEST_DB_NAME
 REDIS_URL = CELERY_BROKER_URL = env_str("SIPDESK_TEST_REDIS_URL", "redis://localhost:6379/15")
+CACHES["default"]["LOCATION"] = REDIS_URL
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False

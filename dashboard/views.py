@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from audit.number_search import allow_number_search
 from dashboard import charts, queries
 from dashboard.forms import SessionFilterForm
 
@@ -39,6 +40,23 @@ def _session_filters(request: HttpRequest, params: Any) -> tuple[SessionFilterFo
     if "number" in filters and not full_numbers:
         filters["number_exact"] = True
     return form, filters
+
+
+def _number_search_refused(request: HttpRequest, filters: dict[str, Any], *, via: str) -> HttpResponse | None:
+    """A 429 when a user who sees numbers masked is over the whole-number search limit.
+
+    Trying every candidate for a masked number's hidden digits is a series of whole-number
+    searches; audit.number_search counts and records them."""
+    if not filters.get("number_exact"):
+        return None
+    number = "+" + "".join(filters["number"].split()).removeprefix("+")  # one spelling per number
+    if allow_number_search(request.user, number, via=via):
+        return None
+    context = {"limit": settings.SIPDESK_NUMBER_SEARCHES_PER_MINUTE}
+    template = "audit/too_many_searches.html"
+    response = render(request, f"{template}#refusal" if request.htmx else template, context, status=429)
+    response["Retry-After"] = "60"
+    return response
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). Values
@@ -106,6 +124,8 @@ def sessions(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.setdefault("range", "24h")  # so the select shows the range the list actually uses
     form, filters = _session_filters(request, params)
+    if refused := _number_search_refused(request, filters, via="page"):
+        return refused
     page = queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
     query = request.GET.copy()
     query.pop("after", None)
@@ -122,8 +142,10 @@ def sessions(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def sessions_csv(request: HttpRequest) -> StreamingHttpResponse:
+def sessions_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     _, filters = _session_filters(request, request.GET)
+    if refused := _number_search_refused(request, filters, via="csv"):
+        return refused
 
     class Echo:
         def write(self, value: str) -> str:

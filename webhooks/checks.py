@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from config.proxies import client_address
+
 _JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
@@ -39,15 +41,10 @@ class RequestFacts:
 
 
 def client_ip(remote_addr: str | None, forwarded_for: str) -> str | None:
-    """The address the allowlist judges.
-
-    Behind your own reverse proxy set SIPDESK_TRUST_X_FORWARDED_FOR: the *right-most*
-    X-Forwarded-For entry is then used, because that is the one your proxy appended; the
-    entries left of it come from the client and can be forged.
-    """
-    if settings.SIPDESK_TRUST_X_FORWARDED_FOR and forwarded_for.strip():
-        return forwarded_for.rsplit(",", 1)[-1].strip()
-    return remote_addr
+    """The address the allowlist judges: X-Forwarded-For counts only when the socket peer is one
+    of SIPDESK_TRUSTED_PROXIES, and then its right-most hop that is not one of them
+    (config/proxies.py); a client that reaches the receiver directly cannot forge its address."""
+    return client_address(remote_addr, forwarded_for, settings.SIPDESK_TRUSTED_PROXIES)
 
 
 def ip_allowed(address: str | None) -> bool:

@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "k3y-" + "9f8e7d6c5b4a" * 5,
     "DJANGO_ALLOWED_HOSTS": "sipdesk.example.com",
     "SIPDESK_WEBHOOK_SECRETS": "a-long-random-webhook-secret-value",
+    "SIPDESK_METRICS_TOKEN": "a-long-random-metrics-token-value",
     "DATABASE_URL": "postgres://postgres@localhost:5432/sipdesk",
 }
 
@@ -49,3 +50,22 @@ def test_settings_refuse_to_start_without_a_secret_key_in_production():
     result = run_deploy_check(DJANGO_SECRET_KEY="")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_deploy_check_warns_when_metrics_are_open_in_production():
+    result = run_deploy_check(SIPDESK_METRICS_TOKEN="")
+    assert result.returncode != 0  # --fail-level WARNING
+    assert "sipdesk.W002" in result.stderr + result.stdout
+    assert "SIPDESK_METRICS_TOKEN is empty" in result.stderr + result.stdout
+
+
+def test_deprecated_trust_x_forwarded_for_alone_refuses_to_start():
+    result = run_deploy_check(SIPDESK_TRUST_X_FORWARDED_FOR="1")
+    assert result.returncode != 0
+    assert "SIPDESK_TRUST_X_FORWARDED_FOR is deprecated" in result.stderr
+    assert "SIPDESK_TRUSTED_PROXIES" in result.stderr
+
+
+def test_deprecated_trust_x_forwarded_for_with_trusted_proxies_starts():
+    result = run_deploy_check(SIPDESK_TRUST_X_FORWARDED_FOR="1", SIPDESK_TRUSTED_PROXIES="10.0.0.5,fd00::/8")
+    assert result.returncode == 0, result.stderr + result.stdout

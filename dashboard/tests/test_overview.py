@@ -136,7 +136,7 @@ def test_live_feed_returns_only_sessions_after_the_cursor(support_client):
     assert "<html" not in body
     assert 'id="feed-poller"' in body
     assert 'hx-swap-oob="true"' in body
-    assert "document.visibilityState" in body  # polling pauses while the tab is hidden
+    assert "data-poll-when-visible" in body  # polling pauses while the tab is hidden (static/js/polling.js)
 
 
 def test_feed_masks_numbers_without_permission(support_client):

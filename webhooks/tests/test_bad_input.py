@@ -89,14 +89,39 @@ def test_x_forwarded_for_is_ignored_unless_trusted(client):
     assert_refused(response, 403, "ip_not_allowed")
 
 
-@override_settings(SIPDESK_WEBHOOK_ALLOWED_IPS=networks("52.220.253.234/32"), SIPDESK_TRUST_X_FORWARDED_FOR=True)
-def test_trusted_x_forwarded_for_uses_the_address_our_proxy_appended(client):
-    ok = post(client, VCS, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7, 52.220.253.234")
+TRUSTING_OUR_PROXY = override_settings(
+    SIPDESK_WEBHOOK_ALLOWED_IPS=networks("52.220.253.234/32"), SIPDESK_TRUSTED_PROXIES=networks("10.0.0.5")
+)
+
+
+@TRUSTING_OUR_PROXY
+def test_x_forwarded_for_is_read_only_from_a_trusted_proxy(client):
+    ok = post(client, VCS, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.7, 52.220.253.234")
     assert ok.status_code == 200
     assert RawEvent.objects.get().remote_addr == "52.220.253.234"
-    # A forged left-most entry does not help a client outside the allowlist.
-    forged = post(client, fixture_body("vcs_2025"), HTTP_X_FORWARDED_FOR="52.220.253.234, 198.51.100.7")
-    assert forged.status_code == 403
+
+
+@TRUSTING_OUR_PROXY
+@override_settings(SIPDESK_TRUST_X_FORWARDED_FOR=True)  # the deprecated switch, as deployments have it set
+def test_a_spoofed_x_forwarded_for_from_an_untrusted_peer_is_refused(client):
+    """A client that reaches the receiver directly cannot claim an allowed address."""
+    spoofed = post(client, VCS, REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="52.220.253.234")
+    assert_refused(spoofed, 403, "ip_not_allowed")
+
+
+@TRUSTING_OUR_PROXY
+def test_a_forged_left_most_entry_through_our_proxy_is_refused(client):
+    forged = post(client, VCS, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="52.220.253.234, 198.51.100.7")
+    assert_refused(forged, 403, "ip_not_allowed")
+
+
+@override_settings(
+    SIPDESK_WEBHOOK_ALLOWED_IPS=networks("52.220.253.234/32"), SIPDESK_TRUSTED_PROXIES=networks("10.0.0.0/24")
+)
+def test_a_chain_of_trusted_proxies_is_skipped_to_the_right_most_untrusted_hop(client):
+    ok = post(client, VCS, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="1.2.3.4, 52.220.253.234, 10.0.0.9")
+    assert ok.status_code == 200
+    assert RawEvent.objects.get().remote_addr == "52.220.253.234"
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
