@@ -33,6 +33,7 @@ ANOMALY_LABELS: dict[str, str] = {
     "out_of_order": "Events arrived out of order",
     "duplicate_delivery": "Duplicate deliveries received",
     "unknown_enum_value": "Unknown status or enum value",
+    "summary_revised": "Summary revised: 8x8 sent a different session summary later (the latest is shown)",
 }
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -323,6 +324,15 @@ def out_of_order_ids(events: Iterable[StoredEvent]) -> set[int]:
     return flagged
 
 
+def latest_summary(summaries: Sequence[StoredEvent]) -> NormalisedEvent | None:
+    """The summary that wins when 8x8 sent several different ones for a session (a redelivery of
+    the same one is deduplicated on receipt): the latest by its own endTime, then startTime, then
+    arrival. A summary without times loses to one with times."""
+    if not summaries:
+        return None
+    return max(summaries, key=lambda s: (s.event.end_time or _NEAR, s.event.start_time or _NEAR, s.id)).event
+
+
 def derive_session(
     session_id: str,
     events: Sequence[StoredEvent],
@@ -336,7 +346,8 @@ def derive_session(
     on the clock, not on the events); it is dropped as soon as a summary is among the events.
     """
     ordered = sorted(events, key=_event_order)
-    summary = next((s.event for s in reversed(ordered) if s.event.kind == SESSION_SUMMARY), None)
+    summaries = [s for s in ordered if s.event.kind == SESSION_SUMMARY]
+    summary = latest_summary(summaries)
     session = SessionState(session_id=session_id)
     legs: dict[str, LegState] = {}
 
@@ -418,6 +429,8 @@ def derive_session(
     anomalies.update(_leg_anomalies(leg_list, snapshot))
     if _status_contradicts_codes(session.status, leg_list):
         anomalies.add("status_contradicts_codes")
+    if len(summaries) > 1:
+        anomalies.add("summary_revised")
     if keep_missing_summary and not session.summary_received:
         anomalies.add("missing_summary")
     session.anomalies = sorted(anomalies)
@@ -425,6 +438,7 @@ def derive_session(
 
 
 _FAR = datetime.max.replace(tzinfo=UTC)
+_NEAR = datetime.min.replace(tzinfo=UTC)
 
 
 def _as_normalised(leg: LegState) -> NormalisedLeg:
