@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "reference",
     "webhooks",
     "classify",
+    "products",
     "dashboard",
 ]
 

@@ -73,7 +73,7 @@ def test_a_body_the_normaliser_rejects_is_failed_with_a_reason_and_the_batch_goe
     store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=486))
 
     assert process_pending() == 3
-    bad = RawEvent.objects.get(dedupe_key="bad-1")
+    bad = RawEvent.objects.get(dedupe_key="CALL_STATUS:bad-1")
     assert (bad.state, bad.attempts) == ("failed", 1)
     assert "ISO 8601" in bad.last_error
     assert RawEvent.objects.filter(state="processed").count() == 2
