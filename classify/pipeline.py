@@ -40,9 +40,10 @@ from classify.models import (
     SessionRollup,
     SipClassLabel,
 )
-from classify.normalise import NormalisedEvent, NormaliseError, normalise
+from classify.normalise import VIRTUAL_NUMBER_UPDATE, NormalisedEvent, NormaliseError, normalise
 from classify.rules import Derived, LegState, SessionState, StoredEvent, derive_session
 from products.matching import ProductRuleSet, load_product_rules
+from products.numbers import record_virtual_numbers
 from reference.snapshot import ReferenceSnapshot, load_snapshot
 from webhooks.models import EventState, RawEvent
 
@@ -176,6 +177,9 @@ def process_rows(
         session_pks = _upsert_sessions(cursor, derived, now)
         leg_pks = _upsert_legs(cursor, derived, session_pks)
         _write_verdicts(cursor, batch, derived, session_pks, leg_pks, now)
+        record_virtual_numbers(
+            cursor, ((i, s.event) for i, s in batch.items() if s.event.kind == VIRTUAL_NUMBER_UPDATE), now
+        )
         _mark_failed(cursor, failures)
 
     minutes = set()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from classify.models import CauseKind, FaultSide, OutcomeGroup, Product
 from classify.normalise import (
     CALL_ACTION,
+    CALL_RECORDING_STATUS,
     CALL_STATUS,
     SESSION_SUMMARY,
     NormalisedEvent,
@@ -35,7 +36,9 @@ ANOMALY_LABELS: dict[str, str] = {
     "duplicate_delivery": "Duplicate deliveries received",
     "unknown_enum_value": "Unknown status or enum value",
     "summary_revised": "Summary revised: 8x8 sent a different session summary later (the latest is shown)",
+    "recording_failed": "Call recording failed (processing, upload or callback; VRU)",
 }
+RECORDING_FAILED_STATUSES = frozenset({"PROCESSING_FAILED", "UPLOAD_FAILED", "CALLBACK_FAILED"})
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 # --- SIP class and finality ---------------------------------------------------------------
@@ -508,6 +511,8 @@ def derive_session(
         anomalies.add("status_contradicts_codes")
     if len(summaries) > 1:
         anomalies.add("summary_revised")
+    if _a_recording_failed(ordered):
+        anomalies.add("recording_failed")
     if keep_missing_summary and not session.summary_received:
         anomalies.add("missing_summary")
     session.anomalies = sorted(anomalies)
@@ -582,6 +587,16 @@ def _numbers_not_e164(numbers: Iterable[str]) -> bool:
     return any(number and not E164.match(number) for number in numbers)
 
 
+def _a_recording_failed(ordered: Sequence[StoredEvent]) -> bool:
+    """Whether a recording's latest VRU (by arrival: VRU has no timestamp) says it failed; a later
+    success for the same recording clears it."""
+    latest: dict[str, str] = {}
+    for stored in sorted(ordered, key=lambda s: s.id):
+        if stored.event.kind == CALL_RECORDING_STATUS:
+            latest[stored.event.recording_id or f"#{stored.id}"] = stored.event.recording_status
+    return any(status in RECORDING_FAILED_STATUSES for status in latest.values())
+
+
 def _leg_error_statuses(product: str, snapshot: ReferenceSnapshot) -> frozenset[str]:
     """Leg statuses that are anomalies for this product. 8x8's Voice Messaging and Number Masking
     pages show ERROR on a leg in their failure examples (normal there); the IVR page's leg enum
@@ -624,7 +639,7 @@ def _verdicts(
             status = event.session_status
         else:
             advice = code_advice(event.sip_code, snapshot) if final else Advice()
-            status = event.call_status
+            status = event.recording_status if event.kind == CALL_RECORDING_STATUS else event.call_status
         verdicts[stored.id] = EventVerdict(
             event_id=stored.id,
             call_id=event.call_id,
