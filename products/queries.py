@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.urls import reverse
 
@@ -17,6 +18,13 @@ from products.models import ProductRule, VirtualNumber
 def _in_window(start: datetime, end: datetime) -> Q:
     # rollup_at is the time a session counts under everywhere else (start, else first event).
     return Q(rollup_at__gte=start, rollup_at__lt=end)
+
+
+def _has_anomaly(slug: str) -> Q:
+    # jsonb containment on PostgreSQL; the SQLite fallback of `make run` has no such lookup.
+    if connection.vendor == "postgresql":
+        return Q(anomalies__contains=[slug])
+    return Q(anomalies__icontains=f'"{slug}"')
 
 
 def add_rule_url(sub_account_id: str = "", number: str = "", product: str = "") -> str:
@@ -42,7 +50,7 @@ def signals(start: datetime, end: datetime) -> Signals:
     counts = window.aggregate(
         sessions=Count("id"),
         unknown=Count("id", filter=Q(product=Product.UNKNOWN)),
-        failed_recordings=Count("id", filter=Q(anomalies__contains=["recording_failed"])),
+        failed_recordings=Count("id", filter=_has_anomaly("recording_failed")),
         needing=Count("sub_account_id", distinct=True, filter=Q(product=Product.UNKNOWN)),
     )
     share = round(100.0 * counts["unknown"] / counts["sessions"], 1) if counts["sessions"] else None
