@@ -594,6 +594,22 @@ def seed_complete_reference(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:
     )
 
 
+# The leg ERROR row's text as seeded by 0002, and what it says now (issue 10): migration 0004
+# replaces it only if nobody edited it. (A fresh seed keeps 0002's text: seed_all stays cheap.)
+LEG_ERROR_OLD = next(d for code, d, _ in LEG_STATUSES if code == "ERROR")
+LEG_ERROR_NEW = (
+    "An error occurred on the call leg. Normal in Voice Messaging and Number Masking failure summaries "
+    "(their pages show it); the IVR page documents ERROR as a session status only, so an IVR leg in "
+    "ERROR is flagged."
+)
+
+
+def update_leg_error_text(apps: Any, using: str, old: str, new: str) -> None:
+    apps.get_model("reference", "LegStatus").objects.using(using).filter(code="ERROR", description=old).update(
+        description=new
+    )
+
+
 def unseed_complete_reference(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:
     get = apps.get_model
     get("reference", "SipCode").objects.using(using).filter(code__in=[row[0] for row in IANA_SIP_CODES]).delete()
