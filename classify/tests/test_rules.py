@@ -376,3 +376,24 @@ def test_a_revised_summary_wins_by_its_times_then_arrival_and_is_flagged(snapsho
     same_times = derive_session(SESSION, stored(vss("NO_ANSWER"), vss("BUSY")), snapshot).session
     assert same_times.status == "BUSY"  # same times: the later arrival
     assert "summary_revised" not in derive_session(SESSION, stored(first), snapshot).session.anomalies
+
+
+def _vru(status: str, recording_id: str = "r-1") -> dict:
+    return {"namespace": "VOICE", "eventType": "CALL_RECORDING_STATUS",
+            "payload": {"sessionId": SESSION, "recordingId": recording_id, "durationSeconds": "57",
+                        "filePath": "b/2026-01-13/x.mp3", "status": status}}  # fmt: skip
+
+
+def test_a_failed_recording_is_a_session_anomaly_until_it_succeeds(snapshot):
+    def anomalies(*bodies):
+        return derive_session(SESSION, stored(vss(), *bodies), snapshot).session.anomalies
+
+    assert "recording_failed" in anomalies(_vru("UPLOAD_FAILED"))
+    assert "recording_failed" in anomalies(_vru("CALLBACK_FAILED"))
+    assert "recording_failed" not in anomalies(_vru("UPLOAD_FAILED"), _vru("UPLOAD_COMPLETED"))
+    assert "recording_failed" in anomalies(_vru("UPLOAD_COMPLETED"), _vru("UPLOAD_FAILED", "r-2"))
+    assert "recording_failed" not in anomalies(_vru("UPLOAD_COMPLETED"))
+    odd = normalise(_vru("melted"))
+    assert (odd.recording_status, odd.recording_duration, odd.unknown_values) == (
+        "MELTED", 57, ("recording status=MELTED",),
+    )  # fmt: skip
