@@ -27,10 +27,13 @@ class OutcomeGroup(models.TextChoices):
 
 
 class FaultSide(models.TextChoices):
-    """Two-sided split so the team is not chasing busy signals (SPEC §5)."""
+    """Who has to act on a failure (SPEC §13): nobody but the callee/caller (customer behaviour),
+    the carrier or 8x8 (network / platform), or whoever set up the request or account
+    (configuration). classify/rules.py ``fault_side`` decides."""
 
-    CUSTOMER = "customer", "Customer side"
-    PLATFORM = "platform", "Platform / configuration"
+    CUSTOMER = "customer", "Customer behaviour"
+    NETWORK = "network", "Network / platform"
+    CONFIGURATION = "configuration", "Configuration"
     NONE = "none", "No fault"
 
 
@@ -56,9 +59,12 @@ class Session(models.Model):
     session_id = models.CharField(max_length=64, unique=True)
     sub_account_id = models.CharField(max_length=64, blank=True, db_index=True)
     product = models.CharField(max_length=20, choices=Product.choices, default=Product.UNKNOWN)
+    # Why that product: "rule: sub-account acme_nm", "inferred: VSS version field (IVR only)",
+    # "could be Voice Messaging or Number Masking" (classify/rules.py attribute_product).
+    product_reason = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=32, default="IN_PROGRESS")  # VSS sessionStatus, normalised
     outcome_group = models.CharField(max_length=16, choices=OutcomeGroup.choices, default=OutcomeGroup.IN_PROGRESS)
-    fault_side = models.CharField(max_length=10, choices=FaultSide.choices, default=FaultSide.NONE)
+    fault_side = models.CharField(max_length=16, choices=FaultSide.choices, default=FaultSide.NONE)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)

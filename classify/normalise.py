@@ -62,6 +62,21 @@ LEGACY_CALL_STATES = frozenset({"CONNECTED", "NOT_CONNECTED"})
 DIRECTIONS = frozenset({"INBOUND", "OUTBOUND"})
 CALL_TYPES = frozenset({"PSTN", "VOIP"})
 LEGACY_DIRECTIONS = {0: "INBOUND", 1: "OUTBOUND"}
+# VRU status (the recording-status API's enum) and VNU values, 8x8-webhooks.md §5.
+RECORDING_STATUSES = frozenset(
+    {
+        "PROCESSING",
+        "PROCESSING_FAILED",
+        "UPLOAD_COMPLETED",
+        "UPLOAD_FAILED",
+        "CALLBACK_COMPLETED",
+        "CALLBACK_FAILED",
+        "UNKNOWN",
+    }
+)
+OPERATIONAL_STATUSES = frozenset({"Active", "Unhealthy", "Expiring", "Inactive"})
+UPDATE_EVENT_TYPES = frozenset({"SNAPSHOT", "UPDATES"})
+UPDATE_STATUSES = frozenset({"NO_CHANGE", "UPDATED"})
 # Title-case and older spellings seen in legacy/readme-era docs.
 STATUS_ALIASES = {"NOANSWER": "NO_ANSWER", "CANCELLED": "CANCELED"}
 NULL_STRINGS = frozenset({"", "null", "none", "nil", "undefined"})
@@ -97,6 +112,19 @@ class NormalisedLeg:
 
 
 @dataclass(frozen=True, slots=True)
+class NormalisedNumber:
+    """One entry of a VNU's ``virtualNumbers`` array."""
+
+    msisdn: str
+    country_code: str = ""
+    operational_status: str = ""  # Active / Unhealthy / Expiring / Inactive (8x8's title case)
+    reference_id: str = ""
+    update_status: str = ""  # NO_CHANGE / UPDATED
+    updated_at: datetime | None = None
+    health_check_enabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NormalisedEvent:
     kind: str  # one of KINDS or UNKNOWN
     session_id: str = ""
@@ -124,6 +152,14 @@ class NormalisedEvent:
     error_code: int | None = None
     error_message: str = ""
     version: int | None = None
+    # VRU (CALL_RECORDING_STATUS) fields.
+    recording_status: str = ""
+    recording_id: str = ""
+    recording_duration: int | None = None
+    recording_path: str = ""
+    # VNU (VIRTUAL_NUMBER_UPDATE) fields.
+    update_event_type: str = ""
+    virtual_numbers: tuple[NormalisedNumber, ...] = ()
     legs: tuple[NormalisedLeg, ...] = ()
     # "field=VALUE" for every enum value we did not recognise (kept, flagged).
     unknown_values: tuple[str, ...] = field(default=())
@@ -231,9 +267,9 @@ def normalise(body: Any) -> NormalisedEvent:
     if event_type in (CALL_STATUS, CALL_ACTION):
         return _call_event(fields, event_type, legacy=not wrapped and _looks_legacy(fields))
     if event_type == CALL_RECORDING_STATUS:
-        return _session_only(fields, event_type)
+        return _recording(fields)
     if event_type == VIRTUAL_NUMBER_UPDATE:
-        return NormalisedEvent(kind=VIRTUAL_NUMBER_UPDATE, sub_account_id=text(fields.get("subaccountid")))
+        return _virtual_numbers(fields)
 
     # Legacy Wavecell shapes (8x8-webhooks.md §8): flat, no envelope.
     if not wrapped:
@@ -432,4 +468,66 @@ def _legacy_dtmf_callback(fields: dict[str, Any]) -> NormalisedEvent:
         call_status="DTMF_RECEIVED",
         dtmf=_dtmf(fields),
         client_request_id=text(fields.get("clientrequestid"))[:100],
+    )
+
+
+def _recording(fields: dict[str, Any]) -> NormalisedEvent:
+    """VRU: a recording's status on its session (the page only shows UPLOAD_COMPLETED; the
+    recording-status API's failure values are read too)."""
+    unknown: list[str] = []
+    base = _session_only(fields, CALL_RECORDING_STATUS)
+    return NormalisedEvent(
+        kind=CALL_RECORDING_STATUS,
+        raw_event_type=base.raw_event_type,
+        session_id=base.session_id,
+        sub_account_id=base.sub_account_id,
+        event_time=base.event_time,
+        recording_status=enum(fields.get("status"), RECORDING_STATUSES, "recording status", unknown),
+        recording_id=text(fields.get("recordingid"))[:64],
+        recording_duration=to_int(fields.get("durationseconds")),
+        recording_path=text(fields.get("filepath"))[:500],
+        unknown_values=tuple(unknown),
+    )
+
+
+def _virtual_numbers(fields: dict[str, Any]) -> NormalisedEvent:
+    """VNU: the sub-account's virtual numbers (an array, though 8x8's table says "Object")."""
+    unknown: list[str] = []
+    entries = fields.get("virtualnumbers")
+    if isinstance(entries, dict):
+        entries = [entries]
+    numbers = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        entry = lower_keys(entry)
+        msisdn = text(entry.get("msisdn"))[:40]
+        if not msisdn:
+            continue
+        status = text(entry.get("operationalstatus"))
+        status = status[:1].upper() + status[1:].lower() if status else ""  # 8x8 sends title case
+        if status and status not in OPERATIONAL_STATUSES:
+            unknown.append(f"operationalStatus={status}")
+        check = entry.get("numberhealthcheckenabled")
+        try:
+            updated_at = to_time(entry.get("updatedtimestamp"), "updatedTimestamp")
+        except NormaliseError:
+            updated_at = None  # one odd entry must not lose the others
+        numbers.append(
+            NormalisedNumber(
+                msisdn=msisdn,
+                country_code=text(entry.get("countrycode")).upper()[:8],
+                operational_status=status[:32],
+                reference_id=text(entry.get("referenceid"))[:100],
+                update_status=enum(entry.get("updatestatus"), UPDATE_STATUSES, "updateStatus", unknown)[:32],
+                updated_at=updated_at,
+                health_check_enabled=check if isinstance(check, bool) else None,
+            )
+        )
+    return NormalisedEvent(
+        kind=VIRTUAL_NUMBER_UPDATE,
+        sub_account_id=text(fields.get("subaccountid")),
+        update_event_type=enum(fields.get("updateeventtype"), UPDATE_EVENT_TYPES, "updateEventType", unknown)[:32],
+        virtual_numbers=tuple(numbers),
+        unknown_values=tuple(unknown),
     )

@@ -40,8 +40,10 @@ from classify.models import (
     SessionRollup,
     SipClassLabel,
 )
-from classify.normalise import NormalisedEvent, NormaliseError, normalise
+from classify.normalise import VIRTUAL_NUMBER_UPDATE, NormalisedEvent, NormaliseError, normalise
 from classify.rules import Derived, LegState, SessionState, StoredEvent, derive_session
+from products.matching import ProductRuleSet, load_product_rules
+from products.numbers import record_virtual_numbers
 from reference.snapshot import ReferenceSnapshot, load_snapshot
 from webhooks.models import EventState, RawEvent
 
@@ -137,7 +139,9 @@ def _process_singly(limit: int) -> int:
     return len(ids)
 
 
-def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot, now: datetime) -> None:
+def process_rows(
+    rows: Sequence[tuple], snapshot: ReferenceSnapshot, now: datetime, product_rules: ProductRuleSet | None = None
+) -> None:
     """Classify claimed ``(id, body, deliveries, received_at, session_id)`` rows, already marked
     processed at ``now`` (inside the claiming transaction); bodies it cannot read are marked failed."""
     batch: dict[int, StoredEvent] = {}
@@ -152,6 +156,7 @@ def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot, now: dateti
             failures[event_id] = f"normaliser crashed: {type(exc).__name__}: {exc}"[:500]
 
     session_ids = sorted({s.event.session_id for s in batch.values() if s.event.session_id})
+    product_rules = load_product_rules() if product_rules is None else product_rules
     with connection.cursor() as cursor:
         existing = _lock_sessions(cursor, session_ids)
         events_by_session = _all_events_of(
@@ -162,12 +167,19 @@ def process_rows(rows: Sequence[tuple], snapshot: ReferenceSnapshot, now: dateti
         for session_id in session_ids:
             keep_flag = existing.get(session_id, (None, False))[1]
             derived[session_id] = derive_session(
-                session_id, events_by_session[session_id], snapshot, keep_missing_summary=keep_flag
+                session_id,
+                events_by_session[session_id],
+                snapshot,
+                keep_missing_summary=keep_flag,
+                product_rules=product_rules,
             )
 
         session_pks = _upsert_sessions(cursor, derived, now)
         leg_pks = _upsert_legs(cursor, derived, session_pks)
         _write_verdicts(cursor, batch, derived, session_pks, leg_pks, now)
+        record_virtual_numbers(
+            cursor, ((i, s.event) for i, s in batch.items() if s.event.kind == VIRTUAL_NUMBER_UPDATE), now
+        )
         _mark_failed(cursor, failures)
 
     minutes = set()

@@ -16,24 +16,29 @@ from datetime import UTC, datetime
 from classify.models import CauseKind, FaultSide, OutcomeGroup, Product
 from classify.normalise import (
     CALL_ACTION,
+    CALL_RECORDING_STATUS,
     CALL_STATUS,
     SESSION_SUMMARY,
     NormalisedEvent,
     NormalisedLeg,
 )
+from products.matching import ProductRuleSet, virtual_numbers
 from reference.snapshot import ReferenceSnapshot
 
 # --- anomalies ----------------------------------------------------------------------------
 
 ANOMALY_LABELS: dict[str, str] = {
-    "error_on_leg": "ERROR status on a call leg (documented as session-level only)",
+    "error_on_leg": "ERROR status on an IVR call leg (IVR documents ERROR as a session status only)",
     "non_e164_number": "Phone number not in E.164 format",
     "status_contradicts_codes": "Session status contradicts the legs' SIP codes",
     "missing_summary": "No session summary (VSS) received yet",
     "out_of_order": "Events arrived out of order",
     "duplicate_delivery": "Duplicate deliveries received",
     "unknown_enum_value": "Unknown status or enum value",
+    "summary_revised": "Summary revised: 8x8 sent a different session summary later (the latest is shown)",
+    "recording_failed": "Call recording failed (processing, upload or callback; VRU)",
 }
+RECORDING_FAILED_STATUSES = frozenset({"PROCESSING_FAILED", "UPLOAD_FAILED", "CALLBACK_FAILED"})
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 # --- SIP class and finality ---------------------------------------------------------------
@@ -82,27 +87,40 @@ def outcome_group(session_status: str) -> str:
     return OUTCOME_BY_STATUS.get(session_status, OutcomeGroup.UNKNOWN).value
 
 
-# Customer side: callee or caller behaviour, not something to fix. Platform/config: our request,
-# our account or the carrier. Codes in neither list (408, 410, 3xx, 604 …) are left undecided.
+# Three sides (SPEC §13). Customer behaviour: the callee or caller did it, nothing to fix.
+# Network / platform: the carrier or 8x8 failed (retry, escalate). Configuration: our request or
+# account is wrong (fix it). A code in none of the lists (3xx, 402, 405 …) does not decide; the
+# 8x8 error code or the status may.
 CUSTOMER_SIDE_CODES = frozenset({486, 480, 487, 603, 600})
-CUSTOMER_SIDE_STATUSES = frozenset({"NO_ANSWER", "BUSY", "CANCELED"}) | OPT_OUT_STATUSES
-PLATFORM_CODES = frozenset({401, 403, 404, 407, 484, 488})
+NETWORK_CODES = frozenset({408, 607, 608})  # plus every 5xx; 607/608 are an intermediary's verdict
+CONFIGURATION_CODES = frozenset({400, 401, 403, 404, 407, 410, 484, 485, 488, 604, 606})
+CUSTOMER_SIDE_STATUSES = frozenset({"NO_ANSWER", "BUSY", "CANCELED", "COMPLETED_UNSUBSCRIBED", "UNSUBSCRIBED_CONTACT"})
+# COMPLETED_UNSUB_ERROR: 8x8 failed to add the number to its opt-out list — their error, not the callee's.
+NETWORK_STATUSES = frozenset({"FAILED", "ERROR", "COMPLETED_UNSUB_ERROR"})
+# 8x8 error codes: the request or account is wrong (validation: every Callflows status code,
+# and the VSS codes about the call flow, caller ID, parameters, playback URL, validity, capacity).
+# Every other 8x8 code (internal, connectivity, coverage, TTS, unknown) is network / platform.
+CONFIGURATION_ERROR_CODES = frozenset({-2003, -2006, -2007, -2008, -2009, -2010, *range(-1020, -1000)})
 
 
 def fault_side(*, sip_code: int | None = None, error_code: int | None = None, status: str = "") -> str:
-    """Which side a failure is on: a SIP code wins over an 8x8 error code, which wins over a status."""
+    """Which side a failure is on: a SIP code wins over an 8x8 error code, which wins over a status.
+    A provisional (1xx) or success (2xx) code is never a failure's side."""
     if sip_code is not None:
         if sip_code in CUSTOMER_SIDE_CODES:
             return FaultSide.CUSTOMER.value
-        if sip_code in PLATFORM_CODES or 500 <= sip_code <= 599:
-            return FaultSide.PLATFORM.value
-        # A code in neither list (408, 604 …) does not decide: the error code or status may.
-    if error_code is not None:
-        return FaultSide.PLATFORM.value  # every 8x8 voice error code is on the platform/config side
+        if sip_code in CONFIGURATION_CODES:
+            return FaultSide.CONFIGURATION.value
+        if sip_code in NETWORK_CODES or 500 <= sip_code <= 599:
+            return FaultSide.NETWORK.value
+    if error_code is not None and error_code != 1:  # 1 is the Callflows API's "Created"
+        if error_code in CONFIGURATION_ERROR_CODES:
+            return FaultSide.CONFIGURATION.value
+        return FaultSide.NETWORK.value
     if status in CUSTOMER_SIDE_STATUSES:
         return FaultSide.CUSTOMER.value
-    if status == "ERROR":
-        return FaultSide.PLATFORM.value
+    if status in NETWORK_STATUSES:
+        return FaultSide.NETWORK.value  # failed without a code: no final response to blame anyone else
     return FaultSide.NONE.value
 
 
@@ -114,6 +132,9 @@ STATUS_ADVICE = {  # when only a status explains the outcome (no code, no error 
     "CANCELED": ("none", "caller"),
     "COMPLETED_UNSUBSCRIBED": ("do_not_retry", "callee"),
     "UNSUBSCRIBED_CONTACT": ("do_not_retry", "callee"),
+    # The callee asked to opt out and 8x8 failed to record it: do not call them again, and ask 8x8
+    # to add the number to the opt-out list.
+    "COMPLETED_UNSUB_ERROR": ("do_not_retry", "carrier_or_platform"),
 }
 
 
@@ -142,34 +163,89 @@ def error_code_advice(code: int | None, snapshot: ReferenceSnapshot) -> Advice:
 
 # --- product inference --------------------------------------------------------------------
 
-VOICE_MESSAGING_ACTIONS = frozenset({"SAY", "PLAY_FILE", "PLAY_TTS", "PLAYFILE", "PLAYTTS"})
-IVR_ACTIONS = frozenset({"SAY_AND_CAPTURE", "SAYANDCAPTURE"})
+PRODUCT_LABELS = {p.value: p.label for p in Product}
+# The order products are named in "could be …".
+_PRODUCT_ORDER = (Product.IVR.value, Product.VOICE_MESSAGING.value, Product.NUMBER_MASKING.value)
+SAY_OR_PLAY_ACTIONS = frozenset({"SAY", "PLAY_FILE", "PLAY_TTS", "PLAYFILE", "PLAYTTS"})
 
 
-def infer_product(events: Sequence[NormalisedEvent], legs: Sequence[NormalisedLeg]) -> str:
-    """8x8 sends no product field, so it is inferred, first match wins:
+@dataclass(frozen=True)
+class ProductVerdict:
+    product: str
+    reason: str  # shown beside the product: "rule: …", "inferred: …", "could be …"
 
-    1. an opt-out session status, or a flow whose actions are only ``SAY``/``PLAY_FILE``
-       (``lastAction`` SAY/PLAY_FILE/PLAY_TTS with at most one leg and no DTMF) → Voice Messaging;
-    2. an INBOUND leg carrying ``destinationRefId`` (a virtual number was dialled) bridged to an
-       OUTBOUND leg in the same session → Number Masking;
-    3. ``SAY_AND_CAPTURE`` as last action, DTMF captured, or a VSS ``version`` field (only the
-       IVR summary documents it) → IVR;
-    4. otherwise Unknown.
+
+def _could_be(candidates: Iterable[str]) -> ProductVerdict:
+    names = [PRODUCT_LABELS[p] for p in _PRODUCT_ORDER if p in set(candidates)]
+    listed = " or ".join(names) if len(names) < 3 else f"{names[0]}, {names[1]} or {names[2]}"
+    return ProductVerdict(Product.UNKNOWN.value, f"could be {listed}")
+
+
+def infer_product(events: Sequence[NormalisedEvent], legs: Sequence[NormalisedLeg]) -> ProductVerdict:
+    """8x8 sends no product field. Infer one only from unambiguous evidence, strongest first; when
+    two products still fit, answer Unknown and name them (a wrong product is worse than Unknown).
+
+    1. a VSS ``version`` field → IVR (only the IVR summary documents it);
+    2. DTMF captured in a VCA/VCS → IVR; the Voice Messaging DTMF callback (``uid``) → Voice Messaging;
+    3. an opt-out session status → Voice Messaging (only Voice Messaging documents them);
+    then candidates are narrowed: a VCA event or an INBOUND leg rules out Voice Messaging (its
+    calls are outbound, driven by the Callflows API, without VCA); a current-shape summary without
+    ``version`` rules out IVR. What is left:
+    4. one product → that product (e.g. an inbound call to a virtual number, bridged or not,
+       summarised without ``version`` → Number Masking);
+    5. Voice Messaging or Number Masking with a single OUTBOUND leg ending at ``MAKE_CALL`` → Voice
+       Messaging (a Number Masking ``makeCall`` bridges an inbound caller, whose leg would be there);
+       ending at a say/play action → Unknown: Number Masking may end on a say/play too;
+    6. otherwise Unknown, naming the candidates.
+    Bridging alone never decides: IVR bridges calls with ``makeCall`` as well.
     """
-    summary = next((e for e in events if e.kind == SESSION_SUMMARY), None)
-    last_action = re.sub(r"[\s-]+", "_", summary.last_action.upper()) if summary else ""
-    has_dtmf = any(e.dtmf for e in events)
-    if summary and summary.session_status in OPT_OUT_STATUSES:
-        return Product.VOICE_MESSAGING.value
-    if last_action in VOICE_MESSAGING_ACTIONS and len(legs) <= 1 and not has_dtmf:
-        return Product.VOICE_MESSAGING.value
-    directions = {leg.direction for leg in legs}
-    if any(leg.direction == "INBOUND" and leg.destination_ref_id for leg in legs) and "OUTBOUND" in directions:
-        return Product.NUMBER_MASKING.value
-    if last_action in IVR_ACTIONS or has_dtmf or any(e.version is not None for e in events):
-        return Product.IVR.value
-    return Product.UNKNOWN.value
+    summaries = [e for e in events if e.kind == SESSION_SUMMARY]
+    if any(e.version is not None for e in summaries):
+        return ProductVerdict(Product.IVR.value, "inferred: VSS version field (IVR only)")
+    if any(e.dtmf for e in events if e.kind in (CALL_STATUS, CALL_ACTION) and not (e.legacy and not e.call_id)):
+        return ProductVerdict(Product.IVR.value, "inferred: DTMF captured in a call action")
+    if any(e.dtmf and e.legacy and e.kind == CALL_ACTION and not e.call_id for e in events):
+        return ProductVerdict(Product.VOICE_MESSAGING.value, "inferred: Voice Messaging DTMF callback")
+    if any(e.session_status in OPT_OUT_STATUSES for e in summaries):
+        return ProductVerdict(Product.VOICE_MESSAGING.value, "inferred: opt-out status (Voice Messaging only)")
+
+    candidates = set(_PRODUCT_ORDER)
+    evidence = []
+    inbound = [leg for leg in legs if leg.direction == "INBOUND"]
+    outbound = [leg for leg in legs if leg.direction == "OUTBOUND"]
+    if inbound:
+        candidates.discard(Product.VOICE_MESSAGING.value)
+        evidence.append("bridged inbound call to a virtual number" if outbound else "inbound call to a virtual number")
+    elif any(e.kind == CALL_ACTION and not e.legacy for e in events):
+        candidates.discard(Product.VOICE_MESSAGING.value)
+        evidence.append("call action (VCA) webhook")
+    current_summaries = [e for e in summaries if not e.legacy]
+    if current_summaries:
+        candidates.discard(Product.IVR.value)
+        evidence.append("summary without the IVR version field")
+    if len(candidates) == 1:
+        return ProductVerdict(candidates.pop(), "inferred: " + ", ".join(evidence))
+    last_actions = {re.sub(r"[\s-]+", "_", e.last_action.upper()) for e in current_summaries}
+    messaging_or_masking = candidates == {Product.VOICE_MESSAGING.value, Product.NUMBER_MASKING.value}
+    if messaging_or_masking and not inbound and len(outbound) == 1 and last_actions == {"MAKE_CALL"}:
+        return ProductVerdict(
+            Product.VOICE_MESSAGING.value,
+            "inferred: one outbound leg ending at MAKE_CALL, no inbound caller, no IVR version field",
+        )
+    return _could_be(candidates)
+
+
+def attribute_product(
+    sub_account_id: str,
+    events: Sequence[NormalisedEvent],
+    legs: Sequence[NormalisedLeg],
+    rules: ProductRuleSet | None,
+) -> ProductVerdict:
+    """An admin's product rule wins over inference (products/matching.py)."""
+    verdict = rules.match(sub_account_id, virtual_numbers(legs)) if rules else None
+    if verdict is not None:
+        return ProductVerdict(verdict.product or Product.UNKNOWN.value, verdict.reason)
+    return infer_product(events, legs)
 
 
 # --- deriving a session from all its events -----------------------------------------------
@@ -222,6 +298,7 @@ class SessionState:
     session_id: str
     sub_account_id: str = ""
     product: str = Product.UNKNOWN.value
+    product_reason: str = ""
     status: str = "IN_PROGRESS"
     outcome_group: str = OutcomeGroup.IN_PROGRESS.value
     fault_side: str = FaultSide.NONE.value
@@ -323,12 +400,22 @@ def out_of_order_ids(events: Iterable[StoredEvent]) -> set[int]:
     return flagged
 
 
+def latest_summary(summaries: Sequence[StoredEvent]) -> NormalisedEvent | None:
+    """The summary that wins when 8x8 sent several different ones for a session (a redelivery of
+    the same one is deduplicated on receipt): the latest by its own endTime, then startTime, then
+    arrival. A summary without times loses to one with times."""
+    if not summaries:
+        return None
+    return max(summaries, key=lambda s: (s.event.end_time or _NEAR, s.event.start_time or _NEAR, s.id)).event
+
+
 def derive_session(
     session_id: str,
     events: Sequence[StoredEvent],
     snapshot: ReferenceSnapshot,
     *,
     keep_missing_summary: bool = False,
+    product_rules: ProductRuleSet | None = None,
 ) -> Derived:
     """The session, its legs and every event's verdict from *all* the session's stored events.
 
@@ -336,7 +423,8 @@ def derive_session(
     on the clock, not on the events); it is dropped as soon as a summary is among the events.
     """
     ordered = sorted(events, key=_event_order)
-    summary = next((s.event for s in reversed(ordered) if s.event.kind == SESSION_SUMMARY), None)
+    summaries = [s for s in ordered if s.event.kind == SESSION_SUMMARY]
+    summary = latest_summary(summaries)
     session = SessionState(session_id=session_id)
     legs: dict[str, LegState] = {}
 
@@ -408,16 +496,23 @@ def derive_session(
 
     leg_list = sorted(legs.values(), key=lambda leg: (leg.initiated_at or _FAR, leg.leg_key, leg.call_id))
     session.outcome_group = outcome_group(session.status)
-    session.product = infer_product([s.event for s in ordered], [_as_normalised(leg) for leg in leg_list])
+    product = attribute_product(
+        session.sub_account_id, [s.event for s in ordered], [_as_normalised(leg) for leg in leg_list], product_rules
+    )
+    session.product, session.product_reason = product.product, product.reason
     _primary_cause(session, ordered, snapshot)
 
     verdicts = _verdicts(ordered, session, snapshot)
     anomalies = set()
     for verdict in verdicts.values():
         anomalies.update(verdict.anomalies)
-    anomalies.update(_leg_anomalies(leg_list, snapshot))
+    anomalies.update(_leg_anomalies(leg_list, snapshot, session.product))
     if _status_contradicts_codes(session.status, leg_list):
         anomalies.add("status_contradicts_codes")
+    if len(summaries) > 1:
+        anomalies.add("summary_revised")
+    if _a_recording_failed(ordered):
+        anomalies.add("recording_failed")
     if keep_missing_summary and not session.summary_received:
         anomalies.add("missing_summary")
     session.anomalies = sorted(anomalies)
@@ -425,10 +520,17 @@ def derive_session(
 
 
 _FAR = datetime.max.replace(tzinfo=UTC)
+_NEAR = datetime.min.replace(tzinfo=UTC)
 
 
 def _as_normalised(leg: LegState) -> NormalisedLeg:
-    return NormalisedLeg(call_id=leg.call_id, direction=leg.direction, destination_ref_id=leg.destination_ref_id)
+    return NormalisedLeg(
+        call_id=leg.call_id,
+        direction=leg.direction,
+        source=leg.source,
+        destination=leg.destination,
+        destination_ref_id=leg.destination_ref_id,
+    )
 
 
 def primary_cause(session: SessionState, ordered: Sequence[StoredEvent]) -> tuple[str, str, int | None]:
@@ -439,7 +541,8 @@ def primary_cause(session: SessionState, ordered: Sequence[StoredEvent]) -> tupl
         return "", CauseKind.NONE.value, None
     for stored in reversed(ordered):  # latest first
         event = stored.event
-        failing = event.sip_code is not None and sip_class(event.sip_code) not in ("2xx", "invalid")
+        # 1xx (199 Early Dialog Terminated included) is provisional: never what a session failed with.
+        failing = event.sip_code is not None and sip_class(event.sip_code) not in ("1xx", "2xx", "invalid")
         if event.call_status == "CALL_DISCONNECTED" and failing:
             return str(event.sip_code), CauseKind.SIP.value, _small(event.sip_code)
     if session.error_code is not None:
@@ -484,7 +587,28 @@ def _numbers_not_e164(numbers: Iterable[str]) -> bool:
     return any(number and not E164.match(number) for number in numbers)
 
 
-def event_anomalies(stored: StoredEvent, *, out_of_order: bool, snapshot: ReferenceSnapshot) -> list[str]:
+def _a_recording_failed(ordered: Sequence[StoredEvent]) -> bool:
+    """Whether a recording's latest VRU (by arrival: VRU has no timestamp) says it failed; a later
+    success for the same recording clears it."""
+    latest: dict[str, str] = {}
+    for stored in sorted(ordered, key=lambda s: s.id):
+        if stored.event.kind == CALL_RECORDING_STATUS:
+            latest[stored.event.recording_id or f"#{stored.id}"] = stored.event.recording_status
+    return any(status in RECORDING_FAILED_STATUSES for status in latest.values())
+
+
+def _leg_error_statuses(product: str, snapshot: ReferenceSnapshot) -> frozenset[str]:
+    """Leg statuses that are anomalies for this product. 8x8's Voice Messaging and Number Masking
+    pages show ERROR on a leg in their failure examples (normal there); the IVR page's leg enum
+    leaves it out and no IVR example has it, so only an IVR leg in ERROR is flagged."""
+    if product != Product.IVR.value:
+        return frozenset()
+    return snapshot.session_level_only_leg_statuses or frozenset({"ERROR"})
+
+
+def event_anomalies(
+    stored: StoredEvent, *, out_of_order: bool, snapshot: ReferenceSnapshot, product: str = Product.IVR.value
+) -> list[str]:
     event = stored.event
     found = []
     if event.unknown_values:
@@ -496,7 +620,7 @@ def event_anomalies(stored: StoredEvent, *, out_of_order: bool, snapshot: Refere
     legs = [*event.legs, *([event.leg] if event.leg else [])]
     if _numbers_not_e164(n for leg in legs for n in (leg.source, leg.destination)):
         found.append("non_e164_number")
-    error_statuses = snapshot.session_level_only_leg_statuses or frozenset({"ERROR"})
+    error_statuses = _leg_error_statuses(product, snapshot)
     if any(leg.status in error_statuses for leg in event.legs):
         found.append("error_on_leg")
     return sorted(found)
@@ -515,7 +639,7 @@ def _verdicts(
             status = event.session_status
         else:
             advice = code_advice(event.sip_code, snapshot) if final else Advice()
-            status = event.call_status
+            status = event.recording_status if event.kind == CALL_RECORDING_STATUS else event.call_status
         verdicts[stored.id] = EventVerdict(
             event_id=stored.id,
             call_id=event.call_id,
@@ -529,16 +653,18 @@ def _verdicts(
             retry_advice=advice.retry_advice,
             responsibility=advice.responsibility,
             troubleshooting_ids=advice.troubleshooting_ids,
-            anomalies=tuple(event_anomalies(stored, out_of_order=stored.id in late, snapshot=snapshot)),
+            anomalies=tuple(
+                event_anomalies(stored, out_of_order=stored.id in late, snapshot=snapshot, product=session.product)
+            ),
         )
     return verdicts
 
 
-def _leg_anomalies(legs: Sequence[LegState], snapshot: ReferenceSnapshot) -> set[str]:
+def _leg_anomalies(legs: Sequence[LegState], snapshot: ReferenceSnapshot, product: str) -> set[str]:
     found = set()
     if _numbers_not_e164(n for leg in legs for n in (leg.source, leg.destination)):
         found.add("non_e164_number")
-    error_statuses = snapshot.session_level_only_leg_statuses or frozenset({"ERROR"})
+    error_statuses = _leg_error_statuses(product, snapshot)
     if any(leg.final_status in error_statuses for leg in legs):
         found.add("error_on_leg")
     return found

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "reference",
     "webhooks",
     "classify",
+    "products",
     "dashboard",
     "audit",
 ]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from classify import rules
 from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
+from classify.normalise import normalise
 from dashboard.masking import mask_payload, show_number
 from reference.models import (
     BestPractice,
@@ -590,6 +591,25 @@ class TimelineEntry:
     duplicate: bool
     payload: str
     anomalies: list[str]
+    # What the event captured, for the timeline: clientActionId, DTMF, a recording's status …
+    captured: list[tuple[str, str]] = field(default_factory=list)
+
+
+def captured_details(body: Any) -> list[tuple[str, str]]:
+    """(label, value) pairs worth showing on a timeline entry, read the classifier's way."""
+    try:
+        event = normalise(body)
+    except Exception:  # an unreadable body shows its raw payload and error instead
+        return []
+    found = [
+        ("clientActionId", event.client_action_id),
+        ("DTMF", event.dtmf or ""),
+        ("recording", event.recording_status),
+        ("recordingId", event.recording_id),
+        ("duration", f"{event.recording_duration} s" if event.recording_duration is not None else ""),
+        ("file", event.recording_path),
+    ]
+    return [(label, value) for label, value in found if value]
 
 
 @dataclass
@@ -663,6 +683,7 @@ def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | No
                 duplicate=raw.deliveries > 1,
                 payload=json.dumps(body, indent=2, ensure_ascii=False),
                 anomalies=[labels.get(a, a) for a in (cls.anomalies if cls else [])],
+                captured=captured_details(raw.body),
             )
         )
     timeline.sort(

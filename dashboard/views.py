@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hmac
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.views.decorators.vary import vary_on_headers
 from audit.number_search import allow_number_search
 from dashboard import charts, queries
 from dashboard.forms import SessionFilterForm
+from products import queries as product_queries
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
 WEBHOOK_PATH = "/webhooks/8x8/"
@@ -104,6 +106,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "feed_rows": rows,
         "feed_cursor": cursor,
         "webhook_url": _webhook_url(request),
+        "signals": product_queries.signals(window.start, window.end),
     }
     return _render(request, "dashboard/overview.html", "overview-body", context)
 
@@ -137,7 +140,17 @@ def sessions(request: HttpRequest) -> HttpResponse:
         "anomaly_labels": queries.anomaly_labels(),
         "webhook_url": _webhook_url(request),
     }
+    if not request.htmx:  # the signals sit outside the results partial
+        context.update(_signals_over(params.get("range") or "24h"))
     return _render(request, "dashboard/sessions.html", "results", context)
+
+
+def _signals_over(range_key: str) -> dict[str, Any]:
+    """The product / recording / number signals over the sessions list's time range."""
+    key = range_key if range_key in queries.SESSION_RANGES else "24h"
+    now, span = timezone.now(), queries.SESSION_RANGES[key]
+    start = now - span if span else datetime(1970, 1, 1, tzinfo=UTC)
+    return {"window": queries.Window(key, start, now), "signals": product_queries.signals(start, now)}
 
 
 @require_GET
@@ -171,7 +184,13 @@ def session(request: HttpRequest, session_id: str) -> HttpResponse:
     detail = queries.session_detail(session_id, full_numbers=_full_numbers(request))
     if detail is None:
         raise Http404("No such session")
-    context = {"d": detail, "s": detail.session, "permalink": request.build_absolute_uri(request.path)}
+    context = {
+        "d": detail,
+        "s": detail.session,
+        "permalink": request.build_absolute_uri(request.path),
+        "can_add_rule": request.user.has_perm("products.add_productrule"),
+        "add_rule_url": product_queries.add_rule_url(detail.session.sub_account_id),
+    }
     return _render(request, "dashboard/session_detail.html", "session-body", context)
 
 

@@ -125,7 +125,8 @@ class LegStatus(models.Model):
 
 
 class VoiceErrorCode(models.Model):
-    """8x8 voice error codes carried in VSS ``errorDetails.errorCode`` (negative integers)."""
+    """8x8 voice error codes carried in VSS ``errorDetails.errorCode`` (negative integers), and the
+    Callflows API status codes (1, -1001 … -1020), which a failed call may also be reported with."""
 
     code = models.IntegerField(primary_key=True)
     message = models.CharField(max_length=200)

@@ -296,6 +296,144 @@ VOICE_ERROR_CODES: list[tuple[int, str, str, str, str]] = [
      "8x8 CPaaS support so they can look it up.", LATER, CARRIER),
 ]  # fmt: skip
 
+# --- SIP codes of the IANA registry the 8x8 document lacks (issue 10), same shape as SIP_CODES.
+# Seeded by migration 0004. 199 is provisional (never a failure cause); 607/608 are verdicts of
+# call analytics or a network intermediary on the caller ID, not the callee's behaviour.
+IANA_SIP_CODES: list[tuple[int, str, str, str, str, str, str]] = [
+    (199, "Early Dialog Terminated", "An early dialog was terminated before the call was answered (RFC 6228)", "",
+     NONE, NONE,
+     "One of several parallel attempts to reach the destination was dropped while another continued. This is "
+     "an interim step, never the reason a call failed; wait for the final result."),
+    (204, "No Notification", "Request successful, but no notification will be sent (RFC 5839)", "", NONE, NONE,
+     "The request succeeded; the other side simply has nothing new to report. Nothing went wrong."),
+    (412, "Conditional Request Failed", "The precondition given in the request has failed (RFC 3903)", "",
+     FIX, CARRIER,
+     "A conditional signalling request did not apply because the state it referred to had changed. This is a "
+     "signalling matter between networks; if calls fail with it, send the session ID to 8x8 support."),
+    (417, "Unknown Resource-Priority", "The Resource-Priority header was not understood (RFC 4412)", "",
+     FIX, CONFIG,
+     "The call asked for a priority level the destination network does not know. Remove or correct the "
+     "priority settings on the trunk before trying again."),
+    (422, "Session Interval Too Small", "The session timer interval is below the server's minimum (RFC 4028)", "",
+     FIX, CARRIER,
+     "The networks could not agree on how often to refresh the call. This is a session-timer setting between "
+     "carriers or a SIP trunk; send the session ID to 8x8 support, or raise the session timer on your PBX."),
+    (424, "Bad Location Information", "The location information in the request was malformed or unsatisfactory "
+     "(RFC 6442)", "", FIX, CONFIG,
+     "The caller location sent with the call (used for emergency routing) was not acceptable. Check the "
+     "location data configured for the trunk or caller."),
+    (425, "Bad Alert Message", "The Alert-Info header is not acceptable (RFC 8876)", "", FIX, CARRIER,
+     "The destination rejected the alerting information attached to the call. This is a signalling "
+     "compatibility issue; send the session ID to 8x8 support."),
+    (428, "Use Identity Header", "The server requires a signed caller identity (Identity header) (RFC 8224)", "",
+     FIX, CONFIG,
+     "The destination network only accepts calls whose caller ID is cryptographically signed (STIR/SHAKEN). "
+     "Use a verified 8x8 virtual number as caller ID so the call can be signed."),
+    (429, "Provide Referrer Identity", "The referrer's identity must be provided (RFC 3892)", "", FIX, CARRIER,
+     "A call transfer was refused because it did not say who asked for the transfer. This is a signalling "
+     "matter between networks; send the session ID to 8x8 support."),
+    (430, "Flow Failed", "A specific connection flow to a user agent has failed (RFC 5626)", "", LATER, CARRIER,
+     "The network connection to the destination device broke. It usually recovers on its own; try again later."),
+    (433, "Anonymity Disallowed", "The destination refuses anonymous calls (RFC 5079)", "", FIX, CONFIG,
+     "The person called does not accept calls with a hidden caller ID. Present a caller ID (a verified 8x8 "
+     "virtual number) and call again."),
+    (436, "Bad Identity Info", "The Identity header's info could not be used (RFC 8224)", "", FIX, CONFIG,
+     "The destination could not check the caller ID signature. Check the caller ID used; if it is an 8x8 "
+     "virtual number, send the session ID to 8x8 support."),
+    (437, "Unsupported Credential", "The certificate signing the caller identity is not accepted (RFC 8224)", "",
+     FIX, CONFIG,
+     "The destination does not trust the certificate that signed the caller ID. Check the caller ID used; if it "
+     "is an 8x8 virtual number, send the session ID to 8x8 support."),
+    (438, "Invalid Identity Header", "The signed caller identity is invalid (RFC 8224)", "", FIX, CONFIG,
+     "The caller ID signature did not match the call. Make sure the caller ID is a number this account may "
+     "present (a verified 8x8 virtual number)."),
+    (439, "First Hop Lacks Outbound Support", "The first hop does not support SIP outbound (RFC 5626)", "",
+     FIX, CARRIER,
+     "A proxy on the route lacks a connection feature the call needed. This is a routing matter between "
+     "networks; send the session ID to 8x8 support."),
+    (440, "Max-Breadth Exceeded", "The request forked to too many destinations (RFC 5393)", "", FIX, CARRIER,
+     "The call was copied to more parallel destinations than the network allows. This is a routing problem; "
+     "send the session ID to 8x8 support."),
+    (469, "Bad Info Package", "The INFO package is not supported by the recipient (RFC 6086)", "", FIX, CARRIER,
+     "A mid-call message (for example DTMF sent as SIP INFO) was of a kind the other side does not support. "
+     "Check the DTMF mode of a SIP trunk, or send the session ID to 8x8 support."),
+    (470, "Consent Needed", "The recipient has not consented to receive the request (RFC 5360)", "",
+     FIX, CONFIG,
+     "The destination requires consent before it accepts this request. Obtain the recipient's consent "
+     "before trying again."),
+    (489, "Bad Event", "The event package in the request is not understood (RFC 6665)", "", FIX, CARRIER,
+     "The other side does not support the kind of event subscription requested. This is a signalling "
+     "compatibility issue; send the session ID to 8x8 support."),
+    (494, "Security Agreement Required", "A security mechanism must be agreed first (RFC 3329)", "", FIX, CARRIER,
+     "The network required a security agreement before accepting the call. This is a configuration matter "
+     "between networks; send the session ID to 8x8 support."),
+    (555, "Push Notification Service Not Supported", "The push notification service is not supported (RFC 8599)",
+     "", BACKOFF, CARRIER,
+     "The destination's app could not be woken by a push notification through the service used. Retry with "
+     "increasing pauses; escalate to 8x8 if it persists."),
+    (580, "Precondition Failure", "A required precondition (e.g. media resources) could not be met (RFC 3312)",
+     "", BACKOFF, CARRIER,
+     "The network could not reserve what the call needed (for example media resources) before ringing. Retry "
+     "with increasing pauses; escalate to 8x8 if it persists."),
+    (607, "Unwanted", "The called party or their service marked the call as unwanted (RFC 8197)",
+     "Caller ID reputation (spam labelling)", NO_RETRY, CARRIER,
+     "The call was refused as unwanted, typically by spam-call filtering on the destination's side. This "
+     "is not the callee picking up or declining; it is about the caller ID's reputation. Do not redial "
+     "automatically; check the caller ID and calling patterns, and ask 8x8 about the number's reputation."),
+    (608, "Rejected", "An intermediary (e.g. call analytics) rejected the call (RFC 8688)",
+     "Call analytics or network policy", NO_RETRY, CARRIER,
+     "A network in the path, not the person called, rejected the call, usually call-analytics software judging "
+     "the caller ID. Do not redial automatically; check the caller ID and ask 8x8 to look into the block."),
+]  # fmt: skip
+
+# --- 8x8 Callflows API status codes (the synchronous response; 8x8-webhooks.md §6.2). Kept with the
+# voice error codes because 8x8's Webhooks Overview says a failed call can also arrive as a session
+# summary carrying one (its example: -1004). All but "Created" mean the request was invalid.
+_FIX_CALLFLOW = "The Callflows API refused the request, so no call was placed. Fix the request, then send it again."
+CALLFLOWS_STATUS_CODES: list[tuple[int, str, str, str, str]] = [
+    (1, "Created", "The call flow request was accepted and the session created. Not an error.", NONE, NONE),
+    (-1001, "Invalid JSON request body", f"{_FIX_CALLFLOW} The body is not valid JSON.", FIX, CONFIG),
+    (-1002, "Speech profile or language parameter invalid",
+     f"{_FIX_CALLFLOW} Use a voice profile / language 8x8 supports.", FIX, CONFIG),
+    (-1003, "Valid maxDigits required when minDigits provided",
+     f"{_FIX_CALLFLOW} Give maxDigits whenever minDigits is set.", FIX, CONFIG),
+    (-1004, "DTMF callback url not provided",
+     f"{_FIX_CALLFLOW} A call flow that captures digits needs a dtmfCallbackUrl.", FIX, CONFIG),
+    (-1005, "Valid overallTimeout is required when digitTimeout provided",
+     f"{_FIX_CALLFLOW} Give overallTimeout whenever digitTimeout is set.", FIX, CONFIG),
+    (-1006, "OverallTimeout should be greater than digitTimeout",
+     f"{_FIX_CALLFLOW} Make overallTimeout larger than digitTimeout.", FIX, CONFIG),
+    (-1007, "Invalid action type was used",
+     f"{_FIX_CALLFLOW} Accepted actions: say, sayAndCapture, makeCall, hangup, playFile.", FIX, CONFIG),
+    (-1008, "Valid maxDigits is required when completeOnHash is false",
+     f"{_FIX_CALLFLOW} Give maxDigits when completeOnHash is false.", FIX, CONFIG),
+    (-1009, "Invalid call flow entry provided",
+     f"{_FIX_CALLFLOW} A call flow entry is missing a required parameter or has a wrong one; 8x8's message names "
+     "it.", FIX, CONFIG),
+    (-1010, "Some actions are provided beyond the allowed count",
+     f"{_FIX_CALLFLOW} Use fewer actions in one call flow.", FIX, CONFIG),
+    (-1011, "Multiple destination phone numbers found in the request",
+     f"{_FIX_CALLFLOW} Send one destination per request.", FIX, CONFIG),
+    (-1012, "Invalid Callflow : Incorrect use of action Hangup",
+     f"{_FIX_CALLFLOW} Hangup must be the last action.", FIX, CONFIG),
+    (-1013, "Invalid Callflow : First action should be a MakeCall action",
+     f"{_FIX_CALLFLOW} Start the call flow with makeCall.", FIX, CONFIG),
+    (-1014, "Source or caller ID is not allowed",
+     f"{_FIX_CALLFLOW} Use a verified 8x8 virtual number as the source, or ask 8x8 to allow it.", FIX, CONFIG),
+    (-1015, "The validity period of the call flow request has expired",
+     f"{_FIX_CALLFLOW} Send a new request with a validity window in the future.", FIX, CONFIG),
+    (-1016, "Invalid Callflow Content: Some special characters are invalid/unaccepted",
+     f"{_FIX_CALLFLOW} Remove the unsupported characters from the text.", FIX, CONFIG),
+    (-1017, "Invalid MSISDN format in Destination",
+     f"{_FIX_CALLFLOW} Use E.164 for the destination (e.g. +14155551234).", FIX, CONFIG),
+    (-1018, "Invalid Callflow",
+     f"{_FIX_CALLFLOW} An executeScenario action cannot be combined with other actions.", FIX, CONFIG),
+    (-1019, "Invalid Callflow Content: scenarioName is null or empty",
+     f"{_FIX_CALLFLOW} Give the scenarioName.", FIX, CONFIG),
+    (-1020, "Invalid Callflow: Invalid scenarioName or the account doesn't have permission to execute this scenario",
+     f"{_FIX_CALLFLOW} Check the scenario name, or ask 8x8 to enable the scenario for the account.", FIX, CONFIG),
+]  # fmt: skip
+
 # --- Troubleshooting: (issue, possible SIP codes, action); links in the doc kept as plain text.
 TROUBLESHOOTING: list[tuple[str, tuple[int, ...], str]] = [
     ("Call not connecting", (480, 408, 487), "Check destination availability and number validity"),
@@ -335,6 +473,7 @@ def seed_all(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:
     """Create every missing reference row and group; never touch existing ones."""
     seed_reference(apps, using)
     seed_groups(apps, using)
+    seed_complete_reference(apps, using)
 
 
 def seed_reference(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -420,6 +559,63 @@ def seed_reference(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:
         if (topic, text) not in existing_practices
     ]
     BestPractice.objects.using(using).bulk_create(missing_practices, ignore_conflicts=True)
+
+
+def seed_complete_reference(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Migration 0004: the IANA SIP codes and the Callflows status codes; only missing rows are created."""
+    SipCode = apps.get_model("reference", "SipCode")
+    VoiceErrorCode = apps.get_model("reference", "VoiceErrorCode")
+    _create_missing(
+        SipCode,
+        "code",
+        using,
+        [
+            {
+                "code": code,
+                "sip_class_id": code // 100,
+                "reason_phrase": reason,
+                "description": description,
+                "common_cause": cause,
+                "retry_advice": retry,
+                "responsibility": resp,
+                "explanation": explanation,
+            }
+            for code, reason, description, cause, retry, resp, explanation in IANA_SIP_CODES
+        ],
+    )
+    _create_missing(
+        VoiceErrorCode,
+        "code",
+        using,
+        [
+            {"code": code, "message": m[:200], "guidance": g, "retry_advice": r, "responsibility": s}
+            for code, m, g, r, s in CALLFLOWS_STATUS_CODES
+        ],
+    )
+
+
+# The leg ERROR row's text as seeded by 0002, and what it says now (issue 10): migration 0004
+# replaces it only if nobody edited it. (A fresh seed keeps 0002's text: seed_all stays cheap.)
+LEG_ERROR_OLD = next(d for code, d, _ in LEG_STATUSES if code == "ERROR")
+LEG_ERROR_NEW = (
+    "An error occurred on the call leg. Normal in Voice Messaging and Number Masking failure summaries "
+    "(their pages show it); the IVR page documents ERROR as a session status only, so an IVR leg in "
+    "ERROR is flagged."
+)
+
+
+def update_leg_error_text(apps: Any, using: str, old: str, new: str) -> None:
+    apps.get_model("reference", "LegStatus").objects.using(using).filter(code="ERROR", description=old).update(
+        description=new
+    )
+
+
+def unseed_complete_reference(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:
+    get = apps.get_model
+    get("reference", "SipCode").objects.using(using).filter(code__in=[row[0] for row in IANA_SIP_CODES]).delete()
+    get("reference", "VoiceErrorCode").objects.using(using).filter(
+        code__in=[row[0] for row in CALLFLOWS_STATUS_CODES]
+    ).delete()
 
 
 def unseed_reference(apps: Any, using: str = DEFAULT_DB_ALIAS) -> None:

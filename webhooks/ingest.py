@@ -45,6 +45,8 @@ KNOWN_EVENT_TYPES = frozenset(
 _EVENT_ID_KINDS = frozenset({EventType.CALL_STATUS, EventType.CALL_ACTION})
 _ID_MAX = 64  # session_id / call_id / sub_account_id column width
 _KEY_MAX = 200  # dedupe_key column width
+# Hex digits of the body digest in a summary's key: 128 bits, plenty to tell revisions of one session apart.
+SUMMARY_DIGEST_CHARS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,17 +170,30 @@ def canonical_hash(body: dict[str, Any]) -> str:
 
 
 def dedupe_key(event_type: str, fields: dict[str, Any], body: dict[str, Any]) -> str:
-    """eventId for VCS/VCA, SESSION_SUMMARY:<sessionId> for VSS, else a hash of the body."""
-    # An id that does not fit the key column is not cut (two events could then share a key): hash instead.
+    """What makes two deliveries the same event (the unique ``RawEvent.dedupe_key``).
+
+    - VCS/VCA: ``<eventType>:<eventId>``. 8x8 promises eventId unique per callback, not across
+      kinds: a CALL_STATUS and a CALL_ACTION may carry one eventId and are two events.
+    - VSS: ``SESSION_SUMMARY:<sessionId>:<digest of the body>``. A redelivered summary (same
+      content, in any key order or spacing) dedupes; a *revised* summary for the same session
+      is a new event (classify/rules.py lets the latest one win and flags "summary revised").
+    - anything else: a hash of the canonical body.
+    An id that does not fit the key column is not cut (two events could then share a key): the
+    body's hash is used instead.
+    """
+    digest = canonical_hash(body)
     if event_type in _EVENT_ID_KINDS:
         event_id = fields.get("eventid")
-        if isinstance(event_id, str) and 0 < len(event_id.strip()) <= _KEY_MAX:
-            return event_id.strip()
+        if isinstance(event_id, str) and 0 < len(event_id.strip()) <= _KEY_MAX - len(event_type) - 1:
+            return f"{event_type}:{event_id.strip()}"
     elif event_type == EventType.SESSION_SUMMARY:
         session_id = fields.get("sessionid")
-        if isinstance(session_id, str) and 0 < len(session_id.strip()) <= _KEY_MAX - len("SESSION_SUMMARY:"):
-            return f"SESSION_SUMMARY:{session_id.strip()}"
-    return canonical_hash(body)
+        suffix = ":" + digest.removeprefix("sha256:")[:SUMMARY_DIGEST_CHARS]
+        if isinstance(session_id, str) and 0 < len(session_id.strip()) <= _KEY_MAX - len("SESSION_SUMMARY:") - len(
+            suffix
+        ):
+            return f"SESSION_SUMMARY:{session_id.strip()}{suffix}"
+    return digest
 
 
 def describe(body: dict[str, Any]) -> tuple[str, str, str, str, str]:

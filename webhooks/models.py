@@ -30,7 +30,8 @@ class EventState(models.TextChoices):
 class RawEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     event_type = models.CharField(max_length=32, choices=EventType.choices)
-    # eventId (VCS/VCA), "SESSION_SUMMARY:<sessionId>" (VSS) or "sha256:<hex>" of the canonical body.
+    # "<eventType>:<eventId>" (VCS/VCA), "SESSION_SUMMARY:<sessionId>:<body digest>" (VSS) or
+    # "sha256:<hex>" of the canonical body: see webhooks.ingest.dedupe_key.
     dedupe_key = models.CharField(max_length=200, unique=True)
     session_id = models.CharField(max_length=64, blank=True, db_index=True)
     call_id = models.CharField(max_length=64, blank=True)

@@ -97,10 +97,14 @@ def test_8x8_error_codes_advice(code, advice, seeded_snapshot):
     assert error_code_advice(code, seeded_snapshot).retry_advice == advice
 
 
-@pytest.mark.parametrize("code", [row[0] for row in seed.VOICE_ERROR_CODES])
-def test_every_8x8_error_code_is_a_platform_fault_with_advice(code, seeded_snapshot):
-    assert error_code_advice(code, seeded_snapshot).retry_advice
-    assert fault_side(error_code=code) == "platform"
+@pytest.mark.parametrize(
+    "code", [row[0] for row in seed.VOICE_ERROR_CODES + seed.CALLFLOWS_STATUS_CODES if row[0] != 1]
+)
+def test_every_8x8_error_code_is_a_network_or_configuration_fault_agreeing_with_its_advice(code, seeded_snapshot):
+    advice = error_code_advice(code, seeded_snapshot)
+    assert advice.retry_advice
+    side = {"configuration": "configuration", "carrier_or_platform": "network"}[advice.responsibility]
+    assert fault_side(error_code=code) == side
 
 
 def test_troubleshooting_entries_are_matched_by_code(snapshot):
@@ -130,13 +134,21 @@ def test_every_seeded_session_status_has_a_known_group():
 @pytest.mark.parametrize(
     ("kwargs", "side"),
     [*[({"sip_code": c}, "customer") for c in (486, 480, 487, 603, 600)],
-     *[({"sip_code": c}, "platform") for c in (401, 403, 404, 407, 484, 488, 500, 503, 599)],
-     ({"sip_code": 408}, "none"), ({"sip_code": 302}, "none"),
+     *[({"sip_code": c}, "configuration") for c in (400, 401, 403, 404, 407, 410, 484, 485, 488, 604, 606)],
+     *[({"sip_code": c}, "network") for c in (408, 500, 503, 599, 607, 608)],
+     ({"sip_code": 302}, "none"), ({"sip_code": 199}, "none"), ({"sip_code": 183, "status": "NO_ANSWER"}, "customer"),
      ({"status": "NO_ANSWER"}, "customer"), ({"status": "BUSY"}, "customer"), ({"status": "CANCELED"}, "customer"),
-     ({"status": "ERROR"}, "platform"), ({"status": "FAILED"}, "none"), ({"error_code": -2004}, "platform"),
+     ({"status": "COMPLETED_UNSUBSCRIBED"}, "customer"), ({"status": "UNSUBSCRIBED_CONTACT"}, "customer"),
+     # 8x8 failed to record an opt-out: their processing, not the callee's behaviour.
+     ({"status": "COMPLETED_UNSUB_ERROR"}, "network"),
+     # Failed without a code: no final response, so nobody on our side can be blamed.
+     ({"status": "ERROR"}, "network"), ({"status": "FAILED"}, "network"), ({"status": "COMPLETED"}, "none"),
+     ({"error_code": -2004}, "network"), ({"error_code": -2001}, "network"), ({"error_code": -9999}, "network"),
+     ({"error_code": -2003}, "configuration"), ({"error_code": -2008}, "configuration"),
+     ({"error_code": -1004}, "configuration"), ({"error_code": -1017}, "configuration"),
      ({"sip_code": 486, "error_code": -2004}, "customer"),
-     # A code in neither list leaves the decision to the status or the 8x8 error code.
-     ({"sip_code": 408, "status": "NO_ANSWER"}, "customer"), ({"sip_code": 604, "error_code": -2004}, "platform")],
+     # A code in none of the lists leaves the decision to the status or the 8x8 error code.
+     ({"sip_code": 302, "status": "NO_ANSWER"}, "customer"), ({"sip_code": 405, "error_code": -2008}, "configuration")],
 )  # fmt: skip
 def test_fault_side(kwargs, side):
     assert fault_side(**kwargs) == side
@@ -192,9 +204,11 @@ def test_error_session_without_codes_is_explained_by_the_8x8_error_code(snapshot
     events = stored(vss("ERROR", errorDetails={"errorCode": -2004, "errorMsg": "No coverage"}))
     session = derive_session(SESSION, events, snapshot).session
     assert (session.primary_cause, session.primary_cause_kind) == ("-2004", "error_code")
-    assert (session.retry_advice, session.fault_side) == ("do_not_retry", "platform")
+    assert (session.retry_advice, session.fault_side) == ("do_not_retry", "network")
     assert session.error_message == "No coverage"
-    assert "error_on_leg" in session.anomalies
+    # ERROR on the leg is what Voice Messaging / Number Masking failure summaries look like (no
+    # version field: not IVR), so it is not an anomaly.
+    assert "error_on_leg" not in session.anomalies
 
 
 def test_failed_session_without_code_or_error_is_explained_by_its_status(snapshot):
@@ -251,12 +265,14 @@ def test_vss_is_authoritative_for_final_leg_status_and_attributes(snapshot):
 
 
 @pytest.mark.parametrize("status", [row[0] for row in seed.LEG_STATUSES])
-def test_every_leg_status_and_only_error_is_flagged(status, snapshot):
-    body = vss("FAILED")
+@pytest.mark.parametrize("ivr", [True, False])
+def test_every_leg_status_and_only_error_on_an_ivr_leg_is_flagged(status, ivr, snapshot):
+    body = vss("FAILED", **({"version": 5} if ivr else {}))
     body["payload"]["details"]["callA"]["callStatus"] = status
     result = derive_session(SESSION, stored(body), snapshot)
     assert result.legs[0].final_status == status
-    assert ("error_on_leg" in result.session.anomalies) is (status == "ERROR")
+    # IVR's leg enum leaves ERROR out; Voice Messaging's and Number Masking's examples show it.
+    assert ("error_on_leg" in result.session.anomalies) is (status == "ERROR" and ivr)
 
 
 def test_anomaly_slugs(snapshot):
@@ -290,18 +306,94 @@ def _masking_summary():
     return vss("COMPLETED", legs=legs, lastAction="MAKE_CALL")
 
 
+def _single_outbound(last_action: str, status: str = "COMPLETED", **extra):
+    return vss(status, lastAction=last_action, **extra)
+
+
+def _inbound_only():
+    legs = {"callA": {"callId": CALL_A, "callDirection": "INBOUND", "destinationRefId": "vn-1", "callStatus": "ERROR",
+                      "initiatedTimestamp": "2026-01-13T08:26:58Z", "source": "+6591234567",
+                      "destination": "+6531581234"}}  # fmt: skip
+    return vss("ERROR", legs=legs, lastAction="PLAY_TTS")
+
+
 @pytest.mark.parametrize(
-    ("bodies", "product"),
+    ("bodies", "product", "reason"),
     [
-        ([vss("COMPLETED_UNSUBSCRIBED")], "VOICE_MESSAGING"),
-        ([vss(lastAction="SAY")], "VOICE_MESSAGING"),
-        ([vss(lastAction="PLAY_FILE")], "VOICE_MESSAGING"),
-        ([_masking_summary()], "NUMBER_MASKING"),
-        ([vss(lastAction="SAY_AND_CAPTURE")], "IVR"),
-        ([vss(lastAction="HANGUP", version=5)], "IVR"),
-        ([vcs("DTMF_RECEIVED", "2026-01-13T08:27:00Z", dtmf="3"), vss(lastAction="SAY")], "IVR"),
-        ([vss(lastAction="HANGUP")], "UNKNOWN"),
+        ([vss("COMPLETED_UNSUBSCRIBED")], "VOICE_MESSAGING", "inferred: opt-out status (Voice Messaging only)"),
+        ([_single_outbound("MAKE_CALL", "NO_ANSWER")], "VOICE_MESSAGING",
+         "inferred: one outbound leg ending at MAKE_CALL, no inbound caller, no IVR version field"),
+        # Number Masking may end on a say/play as well: say so rather than guess.
+        ([_single_outbound("SAY")], "UNKNOWN", "could be Voice Messaging or Number Masking"),
+        ([_single_outbound("PLAY_TTS", "ERROR", errorDetails={"errorCode": -2005})], "UNKNOWN",
+         "could be Voice Messaging or Number Masking"),
+        ([_masking_summary()], "NUMBER_MASKING",
+         "inferred: bridged inbound call to a virtual number, summary without the IVR version field"),
+        ([_inbound_only()], "NUMBER_MASKING",
+         "inferred: inbound call to a virtual number, summary without the IVR version field"),
+        # The IVR-only version field beats bridging.
+        ([_masking_summary() | {"version": 5}], "IVR", "inferred: VSS version field (IVR only)"),
+        ([vss(lastAction="HANGUP", version=5)], "IVR", "inferred: VSS version field (IVR only)"),
+        ([vcs("DTMF_RECEIVED", "2026-01-13T08:27:00Z", dtmf="3"), vss(lastAction="SAY")], "IVR",
+         "inferred: DTMF captured in a call action"),
+        # Voice Messaging can capture digits too: sayAndCapture alone does not make an IVR.
+        ([vss(lastAction="SAY_AND_CAPTURE")], "UNKNOWN", "could be Voice Messaging or Number Masking"),
+        ([vss(lastAction="HANGUP")], "UNKNOWN", "could be Voice Messaging or Number Masking"),
+        ([vcs("CALL_INITIATED", "2026-01-13T08:27:00Z")], "UNKNOWN",
+         "could be IVR, Voice Messaging or Number Masking"),
     ],
-)
-def test_product_inference(bodies, product, snapshot):
-    assert derive_session(SESSION, stored(*bodies), snapshot).session.product == product
+)  # fmt: skip
+def test_product_inference(bodies, product, reason, snapshot):
+    session = derive_session(SESSION, stored(*bodies), snapshot).session
+    assert (session.product, session.product_reason) == (product, reason)
+
+
+def test_a_provisional_code_is_never_the_failure_cause(snapshot):
+    # 199 Early Dialog Terminated on a disconnect: the outcome comes from the status instead.
+    events = stored(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:19Z", sip=199), vss("NO_ANSWER"))
+    session = derive_session(SESSION, events, snapshot).session
+    assert (session.primary_cause, session.primary_cause_kind, session.fault_side) == (
+        "NO_ANSWER",
+        "status",
+        "customer",
+    )
+
+
+def test_an_opt_out_processing_error_is_8x8s_not_the_callees(snapshot):
+    session = derive_session(SESSION, stored(vss("COMPLETED_UNSUB_ERROR")), snapshot).session
+    assert (session.fault_side, session.retry_advice, session.responsibility) == (
+        "network", "do_not_retry", "carrier_or_platform",
+    )  # fmt: skip
+
+
+def test_a_revised_summary_wins_by_its_times_then_arrival_and_is_flagged(snapshot):
+    first = vss("NO_ANSWER")
+    revised = vss("COMPLETED", endTime="2026-01-13T08:29:00Z")
+    for order in ((first, revised), (revised, first)):
+        session = derive_session(SESSION, stored(*order), snapshot).session
+        assert session.status == "COMPLETED"
+        assert "summary_revised" in session.anomalies
+    same_times = derive_session(SESSION, stored(vss("NO_ANSWER"), vss("BUSY")), snapshot).session
+    assert same_times.status == "BUSY"  # same times: the later arrival
+    assert "summary_revised" not in derive_session(SESSION, stored(first), snapshot).session.anomalies
+
+
+def _vru(status: str, recording_id: str = "r-1") -> dict:
+    return {"namespace": "VOICE", "eventType": "CALL_RECORDING_STATUS",
+            "payload": {"sessionId": SESSION, "recordingId": recording_id, "durationSeconds": "57",
+                        "filePath": "b/2026-01-13/x.mp3", "status": status}}  # fmt: skip
+
+
+def test_a_failed_recording_is_a_session_anomaly_until_it_succeeds(snapshot):
+    def anomalies(*bodies):
+        return derive_session(SESSION, stored(vss(), *bodies), snapshot).session.anomalies
+
+    assert "recording_failed" in anomalies(_vru("UPLOAD_FAILED"))
+    assert "recording_failed" in anomalies(_vru("CALLBACK_FAILED"))
+    assert "recording_failed" not in anomalies(_vru("UPLOAD_FAILED"), _vru("UPLOAD_COMPLETED"))
+    assert "recording_failed" in anomalies(_vru("UPLOAD_COMPLETED"), _vru("UPLOAD_FAILED", "r-2"))
+    assert "recording_failed" not in anomalies(_vru("UPLOAD_COMPLETED"))
+    odd = normalise(_vru("melted"))
+    assert (odd.recording_status, odd.recording_duration, odd.unknown_values) == (
+        "MELTED", 57, ("recording status=MELTED",),
+    )  # fmt: skip

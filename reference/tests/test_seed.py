@@ -23,10 +23,10 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED_COUNTS = {
     SipClass: 6,
-    SipCode: 51,  # 1xx 5, 2xx 2, 3xx 5, 4xx 28, 5xx 7, 6xx 4
+    SipCode: 75,  # the document's 51 (1xx 5, 2xx 2, 3xx 5, 4xx 28, 5xx 7, 6xx 4) + 24 from IANA
     SessionStatus: 9,  # six base values + three Voice Messaging opt-out values
     LegStatus: 6,  # five + ERROR (session level only)
-    VoiceErrorCode: 11,  # -2001 … -2010, -9999
+    VoiceErrorCode: 32,  # -2001 … -2010, -9999 + the Callflows status codes 1, -1001 … -1020
     TroubleshootingEntry: 5,
     BestPractice: 11,  # 2 number formatting, 2 caller ID, 3 error handling, 4 codecs
 }
@@ -39,7 +39,8 @@ def counts() -> dict[type, int]:
 def test_migrations_seed_exactly_the_documents_rows():
     assert counts() == EXPECTED_COUNTS
     per_class = {c.digit: c.codes.count() for c in SipClass.objects.all()}
-    assert per_class == {1: 5, 2: 2, 3: 5, 4: 28, 5: 7, 6: 4}
+    # The document's codes plus the IANA registry's missing ones (1xx 199, 2xx 204, 4xx 18, 5xx 555/580, 6xx 607/608).
+    assert per_class == {1: 6, 2: 3, 3: 5, 4: 46, 5: 9, 6: 6}
     assert TroubleshootingEntry.sip_codes.through.objects.count() == 12
 
 
@@ -91,7 +92,7 @@ def test_guidance_rules_hold_for_whole_classes():
     assert set(SipCode.objects.filter(sip_class=6).values_list("retry_advice", flat=True)) == {"do_not_retry"}
     assert set(SipCode.objects.filter(code__lt=300).values_list("retry_advice", "responsibility")) == {("none", "none")}
     fourxx = dict(SipCode.objects.filter(sip_class=4).values_list("code", "retry_advice"))
-    assert {code for code, advice in fourxx.items() if advice != "fix_request"} == {408, 480, 486, 487, 491}
+    assert {code for code, advice in fourxx.items() if advice != "fix_request"} == {408, 430, 480, 486, 487, 491}
 
 
 def test_statuses_and_error_codes():
@@ -109,7 +110,7 @@ def test_statuses_and_error_codes():
     advice = dict(VoiceErrorCode.objects.values_list("code", "retry_advice"))
     assert {c for c, a in advice.items() if a == "retry_later"} >= {-2001, -2002, -2010}
     assert {c for c, a in advice.items() if a == "fix_request"} >= {-2003, -2008, -2009}
-    assert VoiceErrorCode.objects.values_list("code", flat=True).first() == -2001
+    assert VoiceErrorCode.objects.filter(code__lt=-2000).values_list("code", flat=True).first() == -2001
     assert all(VoiceErrorCode.objects.values_list("guidance", flat=True))
 
 
@@ -184,3 +185,38 @@ def test_seeding_groups_creates_missing_permissions_first():
     seed_all(apps)
     assert Group.objects.get(name="Reference editors").permissions.count() == 21
     assert Group.objects.get(name="Support").permissions.filter(codename="view_rawevent").exists()
+
+
+def test_the_iana_and_callflows_rows_carry_their_semantics():
+    early = SipCode.objects.get(code=199)
+    assert (early.reason_phrase, early.retry_advice, early.responsibility) == (
+        "Early Dialog Terminated",
+        "none",
+        "none",
+    )
+    for code in (607, 608):  # not the callee's behaviour, unlike the rest of 6xx
+        row = SipCode.objects.get(code=code)
+        assert (row.responsibility, row.retry_advice) == ("carrier_or_platform", "do_not_retry")
+        assert row.explanation
+        assert row.description
+    assert SipCode.objects.get(code=428).responsibility == "configuration"
+    created = VoiceErrorCode.objects.get(code=1)
+    assert (created.message, created.retry_advice, created.responsibility) == ("Created", "none", "none")
+    dtmf = VoiceErrorCode.objects.get(code=-1004)
+    assert (dtmf.message, dtmf.retry_advice, dtmf.responsibility) == (
+        "DTMF callback url not provided", "fix_request", "configuration",
+    )  # fmt: skip
+    assert set(VoiceErrorCode.objects.filter(code__range=(-1020, -1001)).values_list("code", flat=True)) == set(
+        range(-1020, -1000)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_completing_migration_never_overwrites_an_admin_edit():
+    from reference.seed import seed_complete_reference
+
+    SipCode.objects.filter(code=607).update(explanation="Our own words")
+    VoiceErrorCode.objects.filter(code=-1004).delete()
+    seed_complete_reference(apps)
+    assert SipCode.objects.get(code=607).explanation == "Our own words"
+    assert VoiceErrorCode.objects.filter(code=-1004).count() == 1

@@ -52,7 +52,7 @@ def test_admin_masks_numbers_in_the_body_for_staff_without_the_number_permission
     post(
         client, {"eventType": "CALL_STATUS", "payload": {"eventId": "e-2", "sessionId": "s-2", "source": "+6591234567"}}
     )
-    event = RawEvent.objects.get(dedupe_key="e-2")
+    event = RawEvent.objects.get(dedupe_key="CALL_STATUS:e-2")
     support_user.is_staff = True
     support_user.save()
 

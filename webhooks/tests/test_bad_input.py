@@ -186,7 +186,7 @@ def test_a_chunked_body_without_content_length_is_stored(wsgi_client):
     )
 
     assert response.status_code == 200
-    assert RawEvent.objects.get().dedupe_key == "0d2e8b7a-eadf-11f0-8a3a-6b7e2e7b1c11"
+    assert RawEvent.objects.get().dedupe_key == "CALL_STATUS:0d2e8b7a-eadf-11f0-8a3a-6b7e2e7b1c11"
 
 
 def test_an_invalid_content_length_is_400(client):

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from classify.models import CallLeg, EventClassification, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
+from classify.rules import fault_side
 from webhooks.models import RawEvent
 
 MINUTE_KEPT = timedelta(days=2)
@@ -50,7 +51,6 @@ OUTCOMES = [
     ("COMPLETED_UNSUBSCRIBED", "opt_out", 10, [(200, 1)], []),
 ]
 FAULT = {"answered": "none", "opt_out": "none"}
-CUSTOMER_CODES = {486, 480, 487, 603, 600}
 
 
 def _pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
@@ -143,9 +143,7 @@ class Command(BaseCommand):
                 cause, kind = status, "status"
             else:
                 cause, kind = "", "none"
-            fault = FAULT.get(outcome) or (
-                "customer" if (code in CUSTOMER_CODES or outcome == "not_answered") else "platform"
-            )
+            fault = FAULT.get(outcome) or fault_side(sip_code=code, error_code=error, status=status)
             if outcome == "in_progress":
                 fault = "none"
             sessions.append(

@@ -1,0 +1,43 @@
+"""The products page: sessions whose product is Unknown (by sub-account, with an add-rule link),
+the product rules, and the company's virtual numbers with their latest operational status."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from dashboard import queries as dashboard_queries
+from dashboard.masking import show_number
+from products import queries
+
+FULL_NUMBERS_PERM = "classify.view_full_numbers"
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def products(request: HttpRequest) -> HttpResponse:
+    window = dashboard_queries.window_for(request.GET.get("window", dashboard_queries.DEFAULT_WINDOW))
+    full = request.user.has_perm(FULL_NUMBERS_PERM)
+    numbers = queries.virtual_numbers()
+    for number in numbers:
+        number.shown = show_number(number.msisdn, full=full)
+    context = {
+        "window": window,
+        "windows": list(dashboard_queries.WINDOWS),
+        "signals": queries.signals(window.start, window.end),
+        "unknown": queries.unknown_by_sub_account(window.start, window.end),
+        "rules": queries.rules(),
+        "numbers": numbers,
+        "can_add_rule": request.user.has_perm("products.add_productrule"),
+        "add_rule_url": queries.add_rule_url(),
+    }
+    name = (
+        "products/products.html#products-body"
+        if request.htmx and not request.htmx.boosted
+        else "products/products.html"
+    )
+    return render(request, name, context)
