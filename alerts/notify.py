@@ -147,7 +147,7 @@ def deliver(channel: Channel, title: str, body: str) -> tuple[bool, str]:
     if not notifier.add(url):
         return False, "not a valid Apprise URL"
     with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
-        ok = notifier.notify(title=title, body=body)
+        ok = bool(notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
         reason = captured.getvalue().strip()
     return ok, "" if ok else (reason.splitlines()[-1] if reason else "the service refused the message")[:1000]
 
