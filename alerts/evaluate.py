@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alerts import signals
 from alerts.models import (
     AlertEvent,
     AlertRule,
@@ -53,9 +53,6 @@ SCOPE_COLUMN = {
 # Status changes written as AlertEvent rows: the ones a person acts on. Flickers between
 # ok / not enough traffic / no data on a quiet sub-account are not history worth keeping.
 EVENTFUL = {Status.PENDING, Status.FIRING, Status.RESOLVED}
-
-# Called with the AlertEvent of every alert that fires (issue 15: incidents open from here).
-on_fire: list[Callable[[AlertEvent], None]] = []
 
 
 @dataclass(frozen=True)
@@ -259,10 +256,11 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
             result.rules += 1
         _upsert_states(rows)
         result.states = len(rows)
-        for event in result.events:
+        for event in result.events:  # incidents (issue 15) and others hook in here
             if event.new_status == Status.FIRING:
-                for hook in on_fire:
-                    hook(event)
+                signals.alert_fired.send(sender=AlertRule, event=event)
+            elif event.new_status == Status.RESOLVED:
+                signals.alert_resolved.send(sender=AlertRule, event=event)
         if result.notifications:
             from alerts import notify
 

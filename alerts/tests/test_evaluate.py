@@ -172,3 +172,29 @@ def test_decide_is_pure_and_a_firing_alert_with_no_traffic_stays_firing():
     assert decide(r, Status.OK, 0, Reading("", None, 4, Status.LOW_VOLUME)).status == Status.LOW_VOLUME
     assert decide(r, Status.OK, 0, Reading("", 0.06, 100)).fire
     assert not decide(r, Status.OK, 0, Reading("", 0.05, 100)).fire  # "above" is strict
+
+
+def test_fired_and_resolved_signals_carry_the_event():
+    from alerts.signals import alert_fired, alert_resolved
+
+    seen = []
+
+    def fired(sender, event, **kw):
+        seen.append(("fired", event.rule.name, event.value))
+
+    def resolved(sender, event, **kw):
+        seen.append(("resolved", event.rule.name, event.value))
+
+    alert_fired.connect(fired)
+    alert_resolved.connect(resolved)
+    try:
+        rule(min_sessions=10)
+        roll(5, "failed")
+        roll(5, "answered")
+        evaluate_all(now=NOW)
+        roll(90, "answered")
+        evaluate_all(now=NOW)
+    finally:
+        alert_fired.disconnect(fired)
+        alert_resolved.disconnect(resolved)
+    assert seen == [("fired", "failures", 0.5), ("resolved", "failures", 0.05)]
