@@ -123,7 +123,7 @@ def _scope_sql(rule: AlertRule) -> tuple[str, list[Any]]:
     clauses, params = [], []
     for name, value in rule.scope().items():
         clauses.append(f"{SCOPE_COLUMN[name]} = %s")
-        params.append(value.upper() if name in ("country", "direction") else value)
+        params.append(value)
     return "".join(f" AND {c}" for c in clauses), params
 
 
@@ -235,6 +235,10 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVALUATION_LOCK_KEY])
         rules = list(AlertRule.objects.filter(enabled=True).prefetch_related("channels"))
+        # A rule edited from per-value to one state (or back) drops the states of the old shape,
+        # so a stale "firing" cannot linger in the banner.
+        AlertState.objects.filter(rule__enabled=True, rule__per="").exclude(key="").delete()
+        AlertState.objects.filter(rule__enabled=True, key="").exclude(rule__per="").delete()
         states: dict[tuple[int, str], AlertState] = {
             (s.rule_id, s.key): s for s in AlertState.objects.filter(rule__enabled=True)
         }

@@ -8,6 +8,7 @@ Evaluation (alerts/evaluate.py) only writes states, events and pending notificat
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -131,6 +132,11 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Stored as the sessions store them, so the rollup filter and the sessions link agree.
+        self.country, self.direction = self.country.upper(), self.direction.upper()
+        super().save(*args, **kwargs)
 
     @property
     def resolve_at(self) -> float:

@@ -198,3 +198,14 @@ def test_fired_and_resolved_signals_carry_the_event():
         alert_fired.disconnect(fired)
         alert_resolved.disconnect(resolved)
     assert seen == [("fired", "failures", 0.5), ("resolved", "failures", 0.05)]
+
+
+def test_a_rule_edited_to_per_value_drops_its_single_state():
+    r = rule(min_sessions=10)
+    roll(10, "failed")
+    evaluate_all(now=NOW)
+    assert state(r).status == Status.FIRING
+    r.per = "sub_account"
+    r.save()
+    evaluate_all(now=NOW)
+    assert list(AlertState.objects.filter(rule=r).values_list("key", "status")) == [("acme_sg", Status.FIRING)]
