@@ -11,7 +11,6 @@ cycle.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -120,6 +119,7 @@ def decide(rule: AlertRule, status: str, breaches: int, reading: Reading) -> Dec
 
 
 def _scope_sql(rule: AlertRule) -> tuple[str, list[Any]]:
+    """`` AND column = %s …`` for the rule's scope (empty for all traffic)."""
     clauses, params = [], []
     for name, value in rule.scope().items():
         clauses.append(f"{SCOPE_COLUMN[name]} = %s")
@@ -144,36 +144,60 @@ def _numerator_sql(rule: AlertRule) -> tuple[str, list[Any]]:
     return "TRUE", []
 
 
-def read_rule(rule: AlertRule, window: Window, known_keys: set[str]) -> list[Reading]:
-    """One aggregate over the rule's window: per key, (finished sessions, matching, all)."""
-    key_sql = PER_COLUMN.get(rule.per, "''")
-    scope_sql, scope_params = _scope_sql(rule)
-    num_sql, num_params = _numerator_sql(rule)
+def read_group(rules: list[AlertRule], window: Window, per: str) -> dict[int, dict[str, tuple[int, int, int]]]:
+    """One scan of the window for every rule sharing it and its ``per``: three FILTERed sums per
+    rule (finished sessions, matching ones, all in scope), grouped by the ``per`` column.
+    Returns ``rule id -> key -> (finished, matching, total)``, only for keys in the rule's scope."""
+    key_sql = PER_COLUMN.get(per, "''")
+    columns, params = [], []
+    for rule in rules:
+        scope_sql, scope_params = _scope_sql(rule)
+        num_sql, num_params = _numerator_sql(rule)
+        columns += [
+            f"sum(count) FILTER (WHERE outcome_group <> 'in_progress'{scope_sql})",
+            f"sum(count) FILTER (WHERE {num_sql}{scope_sql})",
+            f"sum(count) FILTER (WHERE TRUE{scope_sql})",
+        ]
+        params += [*scope_params, *num_params, *scope_params, *scope_params]
     sql = (
-        f"SELECT {key_sql}, coalesce(sum(count) FILTER (WHERE outcome_group <> 'in_progress'), 0),"  # noqa: S608 - columns from constants
-        f" coalesce(sum(count) FILTER (WHERE {num_sql}), 0), coalesce(sum(count), 0)"
-        " FROM classify_sessionrollup WHERE bucket_size = 'minute' AND bucket_start >= %s AND bucket_start < %s"
-        f"{scope_sql} GROUP BY 1"
+        f"SELECT {key_sql}, {', '.join(columns)} FROM classify_sessionrollup"  # noqa: S608 - columns from constants
+        " WHERE bucket_size = 'minute' AND bucket_start >= %s AND bucket_start < %s GROUP BY 1"
     )
+    out: dict[int, dict[str, tuple[int, int, int]]] = {rule.id: {} for rule in rules}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*num_params, window.start, window.end, *scope_params])
-        rows = {key or "": (finished, matching, total) for key, finished, matching, total in cursor.fetchall()}
-        if rule.metric == Metric.VOLUME and rule.per and not known_keys:
-            # First evaluation of a per-value volume rule: a value that is already quiet has no
-            # rows in the window, so take the values of the day before as well.
-            cursor.execute(
-                f"SELECT DISTINCT {key_sql} FROM classify_sessionrollup WHERE bucket_size = 'hour'"  # noqa: S608
-                f" AND bucket_start >= %s AND bucket_start < %s{scope_sql}",
-                [window.start - timedelta(days=1), window.start, *scope_params],
-            )
-            known_keys = {key for (key,) in cursor.fetchall() if key}
-    if not rule.per:
-        known_keys = {""}
-    readings = []
-    for key in sorted(set(rows) | known_keys):
-        finished, matching, total = rows.get(key, (0, 0, 0))
-        readings.append(_reading(rule, key, int(finished), int(matching), int(total)))
-    return readings
+        cursor.execute(sql, [*params, window.start, window.end])
+        for row in cursor.fetchall():
+            key = row[0] or ""
+            for i, rule in enumerate(rules):
+                finished, matching, total = row[1 + 3 * i : 4 + 3 * i]
+                if total:
+                    out[rule.id][key] = (int(finished or 0), int(matching or 0), int(total))
+    return out
+
+
+def seed_keys(rule: AlertRule, window: Window) -> set[str]:
+    """A per-value volume rule's first evaluation: a value already quiet has no rows in the
+    window, so take the values of the day before as well (hour buckets)."""
+    scope_sql, scope_params = _scope_sql(rule)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT {PER_COLUMN[rule.per]} FROM classify_sessionrollup WHERE bucket_size = 'hour'"  # noqa: S608
+            f" AND bucket_start >= %s AND bucket_start < %s{scope_sql}",
+            [window.start - timedelta(days=1), window.start, *scope_params],
+        )
+        return {key for (key,) in cursor.fetchall() if key}
+
+
+def readings_for(rule: AlertRule, rows: dict[str, tuple[int, int, int]], known_keys: set[str]) -> list[Reading]:
+    keys = set(rows) | known_keys if rule.per else {""}
+    return [_reading(rule, key, *rows.get(key, (0, 0, 0))) for key in sorted(keys)]
+
+
+def read_rule(rule: AlertRule, window: Window, known_keys: set[str]) -> list[Reading]:
+    """One rule alone (the cycle reads rules in groups: ``read_group``)."""
+    if rule.metric == Metric.VOLUME and rule.per and not known_keys:
+        known_keys = seed_keys(rule, window)
+    return readings_for(rule, read_group([rule], window, rule.per)[rule.id], known_keys)
 
 
 def _reading(rule: AlertRule, key: str, finished: int, matching: int, total: int) -> Reading:
@@ -218,13 +242,57 @@ def top_causes(rule: AlertRule, key: str, window: Window, limit: int = 3) -> lis
 
 # --- one cycle ----------------------------------------------------------------------------
 
+MAX_RULES_PER_SCAN = 400  # three columns each, under PostgreSQL's 1,664 result columns
+
+
+@dataclass
+class StateRow:
+    """An ``AlertState`` as the cycle handles it: plain values, loaded in one query."""
+
+    rule_id: int
+    key: str
+    status: str = Status.OK
+    value: float | None = None
+    sessions: int = 0
+    breaches: int = 0
+    changed_at: datetime | None = None
+    notified_at: datetime | None = None
+    fired_event_id: int | None = None
+    new: bool = False
+
+    def facts(self) -> tuple:
+        return (self.status, self.value, self.sessions, self.breaches, self.notified_at, self.fired_event_id)
+
 
 @dataclass
 class CycleResult:
     rules: int = 0
-    states: int = 0
+    states: int = 0  # states evaluated
+    written: int = 0  # states that changed and were written
     events: list[AlertEvent] = field(default_factory=list)
     notifications: list[int] = field(default_factory=list)
+
+
+STATE_COLUMNS = [
+    "rule_id",
+    "key",
+    "status",
+    "value",
+    "sessions",
+    "breaches",
+    "changed_at",
+    "notified_at",
+    "fired_event_id",
+]
+
+
+def _load_states() -> dict[tuple[int, str], StateRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join('s.' + c for c in STATE_COLUMNS)} FROM alerts_alertstate s"  # noqa: S608 - constants
+            " JOIN alerts_alertrule r ON r.id = s.rule_id WHERE r.enabled"
+        )
+        return {(row[0], row[1]): StateRow(*row) for row in cursor.fetchall()}
 
 
 def evaluate_all(now: datetime | None = None) -> CycleResult:
@@ -239,27 +307,44 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
         # so a stale "firing" cannot linger in the banner.
         AlertState.objects.filter(rule__enabled=True, rule__per="").exclude(key="").delete()
         AlertState.objects.filter(rule__enabled=True, key="").exclude(rule__per="").delete()
-        states: dict[tuple[int, str], AlertState] = {
-            (s.rule_id, s.key): s for s in AlertState.objects.filter(rule__enabled=True)
-        }
+        states = _load_states()
         keys_by_rule: dict[int, set[str]] = {}
         for rule_id, key in states:
             keys_by_rule.setdefault(rule_id, set()).add(key)
+
+        groups: dict[tuple[int, str], list[AlertRule]] = {}
+        for rule in rules:
+            if rule.metric != Metric.BACKLOG_AGE:
+                groups.setdefault((rule.window_minutes, rule.per), []).append(rule)
+        rows: dict[int, dict[str, tuple[int, int, int]]] = {}
+        for (_, per), members in groups.items():
+            window = window_for(members[0], now)
+            for i in range(0, len(members), MAX_RULES_PER_SCAN):
+                rows.update(read_group(members[i : i + MAX_RULES_PER_SCAN], window, per))
+
         backlog: Reading | None = None
-        rows: list[AlertState] = []
+        changed: list[StateRow] = []
         for rule in rules:
             window = window_for(rule, now)
             if rule.metric == Metric.BACKLOG_AGE:
                 backlog = backlog or backlog_age(now)
                 readings = [backlog]
             else:
-                readings = read_rule(rule, window, keys_by_rule.get(rule.id, set()))
+                known = keys_by_rule.get(rule.id, set())
+                if rule.metric == Metric.VOLUME and rule.per and not known:
+                    known = seed_keys(rule, window)
+                readings = readings_for(rule, rows[rule.id], known)
             for reading in readings:
-                state = states.get((rule.id, reading.key)) or AlertState(rule=rule, key=reading.key, status=Status.OK)
-                rows.append(_apply(rule, state, reading, window, now, result))
+                state = states.get((rule.id, reading.key)) or StateRow(rule.id, reading.key, new=True)
+                before = state.facts()
+                _apply(rule, state, reading, window, now, result)
+                if state.new or state.facts() != before:
+                    changed.append(state)
+                result.states += 1
             result.rules += 1
-        _upsert_states(rows)
-        result.states = len(rows)
+        _write_states(changed, now)
+        result.written = len(changed)
+        AlertRule.objects.filter(pk__in=[r.pk for r in rules]).update(evaluated_at=now)
         for event in result.events:  # incidents (issue 15) and others hook in here
             if event.new_status == Status.FIRING:
                 signals.alert_fired.send(sender=AlertRule, event=event)
@@ -274,36 +359,34 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
 
 
 def _apply(
-    rule: AlertRule, state: AlertState, reading: Reading, window: Window, now: datetime, result: CycleResult
-) -> AlertState:
+    rule: AlertRule, state: StateRow, reading: Reading, window: Window, now: datetime, result: CycleResult
+) -> None:
     old = state.status
     decision = decide(rule, old, state.breaches, reading)
     state.status, state.breaches = decision.status, decision.breaches
-    state.value, state.sessions, state.evaluated_at = reading.value, reading.sessions, now
-    state.recent = [*(state.recent or [])[-(SPARKLINE_POINTS - 1) :], reading.value]
+    state.value, state.sessions = reading.value, reading.sessions
     if decision.status != old:
         state.changed_at = now
         if old in EVENTFUL or decision.status in EVENTFUL:
             event = _event(rule, state, old, reading, window, now, with_causes=decision.fire or decision.resolve)
             result.events.append(event)
             if decision.fire:
-                state.fired_event, state.notified_at = event, now
-                result.notifications += _notifications(rule, event, NotificationKind.FIRED, window)
+                state.fired_event_id, state.notified_at = event.id, now
+                result.notifications += _notifications(rule, event, NotificationKind.FIRED)
             elif decision.resolve:
-                result.notifications += _notifications(rule, event, NotificationKind.RESOLVED, window)
-                state.fired_event = None
-    elif state.status == Status.FIRING and state.notified_at:
+                result.notifications += _notifications(rule, event, NotificationKind.RESOLVED)
+                state.fired_event_id = None
+    elif state.status == Status.FIRING and state.notified_at and state.fired_event_id:
         repeat = timedelta(minutes=rule.repeat_minutes or settings.SIPDESK_ALERTS_REPEAT_MINUTES)
-        if now - state.notified_at >= repeat and state.fired_event_id:
+        if now - state.notified_at >= repeat:
             state.notified_at = now
-            event = state.fired_event
+            event = AlertEvent.objects.get(pk=state.fired_event_id)
             snapshot = AlertEvent(
                 rule=rule, key=state.key, at=now, old_status=Status.FIRING, new_status=Status.FIRING,
                 value=reading.value, threshold=rule.threshold, sessions=reading.sessions,
                 window_start=window.start, window_end=window.end, causes=_causes(rule, state.key, window),
             )  # fmt: skip
-            result.notifications += _notifications(rule, event, NotificationKind.REPEAT, window, snapshot=snapshot)
-    return state
+            result.notifications += _notifications(rule, event, NotificationKind.REPEAT, snapshot=snapshot)
 
 
 def _causes(rule: AlertRule, key: str, window: Window) -> list[list[Any]]:
@@ -311,7 +394,7 @@ def _causes(rule: AlertRule, key: str, window: Window) -> list[list[Any]]:
 
 
 def _event(
-    rule: AlertRule, state: AlertState, old: str, reading: Reading, window: Window, now: datetime, *, with_causes: bool
+    rule: AlertRule, state: StateRow, old: str, reading: Reading, window: Window, now: datetime, *, with_causes: bool
 ) -> AlertEvent:
     return AlertEvent.objects.create(
         rule=rule, key=state.key, at=now, old_status=old, new_status=state.status, value=reading.value,
@@ -321,9 +404,7 @@ def _event(
     )  # fmt: skip
 
 
-def _notifications(
-    rule: AlertRule, event: AlertEvent, kind: str, window: Window, *, snapshot: AlertEvent | None = None
-) -> list[int]:
+def _notifications(rule: AlertRule, event: AlertEvent, kind: str, *, snapshot: AlertEvent | None = None) -> list[int]:
     from alerts import notify
 
     title, body = notify.compose(rule, snapshot or event, kind)
@@ -336,29 +417,29 @@ def _notifications(
     return [n.id for n in created]
 
 
-def _upsert_states(rows: list[AlertState]) -> None:
-    """Every state of the cycle in one INSERT … ON CONFLICT, from arrays (one round trip)."""
+def _write_states(rows: list[StateRow], now: datetime) -> None:
+    """The states that changed, COPYed into a staging table and upserted in one statement; the
+    sparkline gets the new value appended in SQL, so the cycle never reads it."""
     if not rows:
         return
-    columns = {
-        "rule_id": ("bigint", [s.rule_id for s in rows]),
-        "key": ("text", [s.key for s in rows]),
-        "status": ("text", [s.status for s in rows]),
-        "value": ("double precision", [s.value for s in rows]),
-        "sessions": ("integer", [s.sessions for s in rows]),
-        "breaches": ("smallint", [min(s.breaches, 32767) for s in rows]),
-        "evaluated_at": ("timestamptz", [s.evaluated_at for s in rows]),
-        "changed_at": ("timestamptz", [s.changed_at for s in rows]),
-        "notified_at": ("timestamptz", [s.notified_at for s in rows]),
-        "fired_event_id": ("bigint", [s.fired_event_id if s.fired_event_id else None for s in rows]),
-        "recent": ("jsonb", [json.dumps(s.recent) for s in rows]),
-    }
-    names = ", ".join(columns)
-    unnest = ", ".join(f"%s::{kind}[]" for kind, _ in columns.values())
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name not in ("rule_id", "key"))
+    stage_columns = [*STATE_COLUMNS, "evaluated_at"]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO alerts_alertstate ({names}) SELECT * FROM unnest({unnest})"  # noqa: S608 - constants
-            f" ON CONFLICT (rule_id, key) DO UPDATE SET {updates}",
-            [values for _, values in columns.values()],
+            "CREATE TEMP TABLE IF NOT EXISTS alert_state_stage ON COMMIT DELETE ROWS AS"  # noqa: S608 - constants
+            f" SELECT {', '.join(stage_columns)} FROM alerts_alertstate WITH NO DATA"
+        )
+        cursor.execute("DELETE FROM alert_state_stage")
+        with cursor.copy(f"COPY alert_state_stage ({', '.join(stage_columns)}) FROM STDIN") as copy:
+            for s in rows:
+                copy.write_row([
+                    s.rule_id, s.key, s.status, s.value, s.sessions, min(s.breaches, 32767), s.changed_at,
+                    s.notified_at, s.fired_event_id, now,
+                ])  # fmt: skip
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in stage_columns if c not in ("rule_id", "key"))
+        cursor.execute(
+            f"INSERT INTO alerts_alertstate ({', '.join(stage_columns)}, recent)"  # noqa: S608 - constants
+            f" SELECT {', '.join(stage_columns)}, jsonb_build_array(value) FROM alert_state_stage"
+            f" ON CONFLICT (rule_id, key) DO UPDATE SET {updates}, recent = (CASE WHEN"
+            f" jsonb_array_length(alerts_alertstate.recent) >= {SPARKLINE_POINTS}"
+            " THEN alerts_alertstate.recent - 0 ELSE alerts_alertstate.recent END) || jsonb_build_array(EXCLUDED.value)"
         )

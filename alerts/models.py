@@ -125,6 +125,7 @@ class AlertRule(models.Model):
     channels = models.ManyToManyField(Channel, blank=True, related_name="rules")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)  # the last cycle that read it
 
     class Meta:
         ordering = ["name"]
@@ -175,11 +176,11 @@ class AlertState(models.Model):
     value = models.FloatField(null=True, blank=True)
     sessions = models.PositiveIntegerField(default=0)
     breaches = models.PositiveSmallIntegerField(default=0)  # consecutive breaching evaluations
-    evaluated_at = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)  # last evaluation that changed a fact
     changed_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)  # last fire/repeat message queued
     fired_event = models.ForeignKey("AlertEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    recent = models.JSONField(default=list, blank=True)  # the last values, for the sparkline
+    recent = models.JSONField(default=list, blank=True)  # the last values that changed, for the sparkline
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "key"], name="unique_alert_state")]

@@ -68,7 +68,7 @@ def main() -> None:
     from classify.models import Session
 
     rng = random.Random(13)
-    subs = list(Session.objects.values_list("sub_account_id", flat=True).distinct())
+    subs = sorted(set(Session.objects.order_by().values_list("sub_account_id", flat=True).distinct()))
     AlertRule.objects.all().delete()
     rules = []
     for i in range(200):

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from alerts.evaluate import Reading, decide, evaluate_all
-from alerts.models import AlertEvent, AlertState, Notification, Status
+from alerts.models import AlertEvent, AlertRule, AlertState, Notification, Status
 from webhooks.models import RawEvent
 
 from .helpers import NOW, channel, roll, rule
@@ -209,3 +209,30 @@ def test_a_rule_edited_to_per_value_drops_its_single_state():
     r.save()
     evaluate_all(now=NOW)
     assert list(AlertState.objects.filter(rule=r).values_list("key", "status")) == [("acme_sg", Status.FIRING)]
+
+
+def test_rules_sharing_a_window_are_read_in_one_scan_but_judged_apart():
+    acme = rule("acme", sub_account="acme_sg", min_sessions=10)
+    other = rule("other 503", metric="sip_code_share", sip_code=503, sub_account="other", min_sessions=10)
+    rates = rule(
+        "answer rate", metric="answer_rate", comparison="below", threshold=0.5, per="sub_account", min_sessions=10
+    )
+    roll(10, "answered", sub="acme_sg")
+    roll(3, "failed", sub="other", sip=503)
+    roll(1, "failed", sub="other", sip=404)
+    roll(16, "answered", sub="other")
+    evaluate_all(now=NOW)
+    assert (state(acme).status, state(acme).value) == (Status.OK, 0)
+    assert (state(other).status, state(other).value) == (Status.FIRING, 0.15)
+    assert {s.key: s.value for s in AlertState.objects.filter(rule=rates)} == {"acme_sg": 1.0, "other": 0.8}
+
+
+def test_the_sparkline_keeps_the_values_that_changed():
+    r = rule(min_sessions=10)
+    roll(10, "answered")
+    evaluate_all(now=NOW)
+    evaluate_all(now=NOW)  # same value: nothing written
+    roll(10, "failed")
+    evaluate_all(now=NOW)
+    assert state(r).recent == [0.0, 0.5]
+    assert AlertRule.objects.get(pk=r.pk).evaluated_at == NOW
