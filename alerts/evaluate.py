@@ -43,6 +43,7 @@ PER_COLUMN = {
     Per.COUNTRY: "destination_country",
     Per.DIRECTION: "direction",
 }
+PER_SCOPE = {Per.SUB_ACCOUNT: "sub_account", Per.PRODUCT: "product", Per.COUNTRY: "country", Per.DIRECTION: "direction"}
 SCOPE_COLUMN = {
     "sub_account": "sub_account_id",
     "product": "product",
@@ -52,6 +53,7 @@ SCOPE_COLUMN = {
 # Status changes written as AlertEvent rows: the ones a person acts on. Flickers between
 # ok / not enough traffic / no data on a quiet sub-account are not history worth keeping.
 EVENTFUL = {Status.PENDING, Status.FIRING, Status.RESOLVED}
+QUIET = {Status.OK, Status.LOW_VOLUME, Status.NO_DATA, Status.RESOLVED}
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def decide(rule: AlertRule, status: str, breaches: int, reading: Reading) -> Dec
         return Decision(reading.reason or Status.NO_DATA, 0)
     if status == Status.FIRING:
         if breaching(rule.comparison, reading.value, rule.resolve_at):
-            return Decision(Status.FIRING, breaches + 1)
+            return Decision(Status.FIRING, breaches)
         return Decision(Status.RESOLVED, 0, resolve=True)
     if breaching(rule.comparison, reading.value, rule.threshold):
         breaches += 1
@@ -144,34 +146,56 @@ def _numerator_sql(rule: AlertRule) -> tuple[str, list[Any]]:
     return "TRUE", []
 
 
-def read_group(rules: list[AlertRule], window: Window, per: str) -> dict[int, dict[str, tuple[int, int, int]]]:
-    """One scan of the window for every rule sharing it and its ``per``: three FILTERed sums per
-    rule (finished sessions, matching ones, all in scope), grouped by the ``per`` column.
-    Returns ``rule id -> key -> (finished, matching, total)``, only for keys in the rule's scope."""
-    key_sql = PER_COLUMN.get(per, "''")
-    columns, params = [], []
+def read_window(rules: list[AlertRule], window: Window) -> dict[int, dict[str, tuple[int, int, int]]]:
+    """Every rule sharing one window, from ONE scan of its minute buckets.
+
+    The scan groups by ``GROUPING SETS``: one set per combination of scope and ``per`` columns
+    the rules use (``()`` for all traffic, ``(sub_account_id)`` for a rule scoped to or split by
+    sub-account, …), and sums, besides finished and all sessions, each distinct numerator the
+    rules need (failed + error, answered, SIP 503 …) once. Each rule then takes the rows of its
+    set that match its scope. Returns ``rule id -> key -> (finished, matching, total)``."""
+    sets: dict[int, tuple[str, ...]] = {}
+    numerators: dict[tuple[str, tuple], int] = {}
+    rule_numerator: dict[int, int] = {}
     for rule in rules:
-        scope_sql, scope_params = _scope_sql(rule)
-        num_sql, num_params = _numerator_sql(rule)
-        columns += [
-            f"sum(count) FILTER (WHERE outcome_group <> 'in_progress'{scope_sql})",
-            f"sum(count) FILTER (WHERE {num_sql}{scope_sql})",
-            f"sum(count) FILTER (WHERE TRUE{scope_sql})",
-        ]
-        params += [*scope_params, *num_params, *scope_params, *scope_params]
+        dims = set(rule.scope()) | ({PER_SCOPE[rule.per]} if rule.per else set())
+        sets[rule.id] = tuple(sorted(dims))
+        sql, params = _numerator_sql(rule)
+        rule_numerator[rule.id] = numerators.setdefault((sql, tuple(params)), len(numerators))
+    dims = sorted({d for names in sets.values() for d in names})
+    columns = [SCOPE_COLUMN[d] for d in dims]
+    grouping = ", ".join(f"({', '.join(SCOPE_COLUMN[d] for d in names)})" for names in sorted(set(sets.values())))
+    select = [
+        *columns,
+        *(f"GROUPING({c})" for c in columns),
+        "coalesce(sum(count) FILTER (WHERE outcome_group <> 'in_progress'), 0)",
+        "coalesce(sum(count), 0)",
+        *(f"coalesce(sum(count) FILTER (WHERE {sql}), 0)" for sql, _ in numerators),
+    ]
+    params = [p for _, ps in numerators for p in ps]
     sql = (
-        f"SELECT {key_sql}, {', '.join(columns)} FROM classify_sessionrollup"  # noqa: S608 - columns from constants
-        " WHERE bucket_size = 'minute' AND bucket_start >= %s AND bucket_start < %s GROUP BY 1"
+        f"SELECT {', '.join(select)} FROM classify_sessionrollup"  # noqa: S608 - columns from constants
+        " WHERE bucket_size = 'minute' AND bucket_start >= %s AND bucket_start < %s"
+        f" GROUP BY GROUPING SETS ({grouping})"
     )
-    out: dict[int, dict[str, tuple[int, int, int]]] = {rule.id: {} for rule in rules}
+    by_set: dict[tuple[str, ...], list[tuple[dict[str, str], int, int, tuple]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, window.start, window.end])
+        n = len(dims)
         for row in cursor.fetchall():
-            key = row[0] or ""
-            for i, rule in enumerate(rules):
-                finished, matching, total = row[1 + 3 * i : 4 + 3 * i]
-                if total:
-                    out[rule.id][key] = (int(finished or 0), int(matching or 0), int(total))
+            present = tuple(d for d, grouped in zip(dims, row[n : 2 * n], strict=True) if not grouped)
+            values = {d: row[dims.index(d)] or "" for d in present}
+            by_set.setdefault(present, []).append((values, int(row[2 * n]), int(row[2 * n + 1]), row[2 * n + 2 :]))
+    out: dict[int, dict[str, tuple[int, int, int]]] = {}
+    for rule in rules:
+        scope = rule.scope()
+        mine = out[rule.id] = {}
+        for values, finished, total, nums in by_set.get(sets[rule.id], []):
+            if total and all(values[d] == v for d, v in scope.items()):
+                key = values[PER_SCOPE[rule.per]] if rule.per else ""
+                if rule.per and not key:
+                    continue  # sessions without that value (no sub-account, no legs) have no state of their own
+                mine[key] = (finished, int(nums[rule_numerator[rule.id]]), total)
     return out
 
 
@@ -197,7 +221,7 @@ def read_rule(rule: AlertRule, window: Window, known_keys: set[str]) -> list[Rea
     """One rule alone (the cycle reads rules in groups: ``read_group``)."""
     if rule.metric == Metric.VOLUME and rule.per and not known_keys:
         known_keys = seed_keys(rule, window)
-    return readings_for(rule, read_group([rule], window, rule.per)[rule.id], known_keys)
+    return readings_for(rule, read_window([rule], window)[rule.id], known_keys)
 
 
 def _reading(rule: AlertRule, key: str, finished: int, matching: int, total: int) -> Reading:
@@ -242,8 +266,6 @@ def top_causes(rule: AlertRule, key: str, window: Window, limit: int = 3) -> lis
 
 # --- one cycle ----------------------------------------------------------------------------
 
-MAX_RULES_PER_SCAN = 400  # three columns each, under PostgreSQL's 1,664 result columns
-
 
 @dataclass
 class StateRow:
@@ -255,9 +277,9 @@ class StateRow:
     value: float | None = None
     sessions: int = 0
     breaches: int = 0
-    changed_at: datetime | None = None
     notified_at: datetime | None = None
     fired_event_id: int | None = None
+    changed_at: datetime | None = None  # None: unchanged (not loaded; kept by the upsert)
     new: bool = False
 
     def facts(self) -> tuple:
@@ -273,23 +295,14 @@ class CycleResult:
     notifications: list[int] = field(default_factory=list)
 
 
-STATE_COLUMNS = [
-    "rule_id",
-    "key",
-    "status",
-    "value",
-    "sessions",
-    "breaches",
-    "changed_at",
-    "notified_at",
-    "fired_event_id",
-]
+LOADED_COLUMNS = ["rule_id", "key", "status", "value", "sessions", "breaches", "notified_at", "fired_event_id"]
+STATE_COLUMNS = [*LOADED_COLUMNS, "changed_at"]
 
 
 def _load_states() -> dict[tuple[int, str], StateRow]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join('s.' + c for c in STATE_COLUMNS)} FROM alerts_alertstate s"  # noqa: S608 - constants
+            f"SELECT {', '.join('s.' + c for c in LOADED_COLUMNS)} FROM alerts_alertstate s"  # noqa: S608 - constants
             " JOIN alerts_alertrule r ON r.id = s.rule_id WHERE r.enabled"
         )
         return {(row[0], row[1]): StateRow(*row) for row in cursor.fetchall()}
@@ -303,8 +316,8 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVALUATION_LOCK_KEY])
         rules = list(AlertRule.objects.filter(enabled=True).prefetch_related("channels"))
-        # A rule edited from per-value to one state (or back) drops the states of the old shape,
-        # so a stale "firing" cannot linger in the banner.
+        # A rule edited from per-value to one state (or back) drops the states of the old
+        # shape, so a stale "firing" cannot linger in the banner.
         AlertState.objects.filter(rule__enabled=True, rule__per="").exclude(key="").delete()
         AlertState.objects.filter(rule__enabled=True, key="").exclude(rule__per="").delete()
         states = _load_states()
@@ -312,18 +325,17 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
         for rule_id, key in states:
             keys_by_rule.setdefault(rule_id, set()).add(key)
 
-        groups: dict[tuple[int, str], list[AlertRule]] = {}
+        by_window: dict[int, list[AlertRule]] = {}
         for rule in rules:
             if rule.metric != Metric.BACKLOG_AGE:
-                groups.setdefault((rule.window_minutes, rule.per), []).append(rule)
+                by_window.setdefault(rule.window_minutes, []).append(rule)
         rows: dict[int, dict[str, tuple[int, int, int]]] = {}
-        for (_, per), members in groups.items():
-            window = window_for(members[0], now)
-            for i in range(0, len(members), MAX_RULES_PER_SCAN):
-                rows.update(read_group(members[i : i + MAX_RULES_PER_SCAN], window, per))
+        for members in by_window.values():
+            rows.update(read_window(members, window_for(members[0], now)))
 
         backlog: Reading | None = None
         changed: list[StateRow] = []
+        forgotten: list[tuple[int, str]] = []
         for rule in rules:
             window = window_for(rule, now)
             if rule.metric == Metric.BACKLOG_AGE:
@@ -333,16 +345,39 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
                 known = keys_by_rule.get(rule.id, set())
                 if rule.metric == Metric.VOLUME and rule.per and not known:
                     known = seed_keys(rule, window)
+                elif rule.per and rule.metric != Metric.VOLUME:
+                    # A value with no traffic in the window and nothing going on is forgotten
+                    # (its state row deleted), so per-value rules keep states only for the
+                    # values that have traffic or an alert: the cycle stays proportional to that.
+                    idle = {k for k in known - set(rows[rule.id]) if states[rule.id, k].status in QUIET}
+                    forgotten += [(rule.id, k) for k in idle]
+                    known = known - idle
                 readings = readings_for(rule, rows[rule.id], known)
+            repeat_after = now - timedelta(minutes=rule.repeat_minutes or settings.SIPDESK_ALERTS_REPEAT_MINUTES)
             for reading in readings:
-                state = states.get((rule.id, reading.key)) or StateRow(rule.id, reading.key, new=True)
+                result.states += 1
+                state = states.get((rule.id, reading.key))
+                if (
+                    state is not None
+                    and state.value == reading.value
+                    and state.sessions == reading.sessions
+                    and (state.status in QUIET or (state.status == Status.FIRING and state.notified_at > repeat_after))
+                ):
+                    continue  # the same reading in a settled state: nothing can change (decide)
+                state = state or StateRow(rule.id, reading.key, new=True)
                 before = state.facts()
                 _apply(rule, state, reading, window, now, result)
                 if state.new or state.facts() != before:
                     changed.append(state)
-                result.states += 1
             result.rules += 1
         _write_states(changed, now)
+        if forgotten:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "DELETE FROM alerts_alertstate WHERE (rule_id, key) IN"
+                    " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
+                    [[r for r, _ in forgotten], [k for _, k in forgotten]],
+                )
         result.written = len(changed)
         AlertRule.objects.filter(pk__in=[r.pk for r in rules]).update(evaluated_at=now)
         for event in result.events:  # incidents (issue 15) and others hook in here
@@ -367,7 +402,7 @@ def _apply(
     state.value, state.sessions = reading.value, reading.sessions
     if decision.status != old:
         state.changed_at = now
-        if old in EVENTFUL or decision.status in EVENTFUL:
+        if decision.status in EVENTFUL or old in (Status.PENDING, Status.FIRING):
             event = _event(rule, state, old, reading, window, now, with_causes=decision.fire or decision.resolve)
             result.events.append(event)
             if decision.fire:
@@ -432,10 +467,14 @@ def _write_states(rows: list[StateRow], now: datetime) -> None:
         with cursor.copy(f"COPY alert_state_stage ({', '.join(stage_columns)}) FROM STDIN") as copy:
             for s in rows:
                 copy.write_row([
-                    s.rule_id, s.key, s.status, s.value, s.sessions, min(s.breaches, 32767), s.changed_at,
-                    s.notified_at, s.fired_event_id, now,
+                    s.rule_id, s.key, s.status, s.value, s.sessions, min(s.breaches, 32767), s.notified_at,
+                    s.fired_event_id, s.changed_at or (now if s.new else None), now,
                 ])  # fmt: skip
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in stage_columns if c not in ("rule_id", "key"))
+        updates = ", ".join(
+            f"{c} = coalesce(EXCLUDED.{c}, alerts_alertstate.{c})" if c == "changed_at" else f"{c} = EXCLUDED.{c}"
+            for c in stage_columns
+            if c not in ("rule_id", "key")
+        )
         cursor.execute(
             f"INSERT INTO alerts_alertstate ({', '.join(stage_columns)}, recent)"  # noqa: S608 - constants
             f" SELECT {', '.join(stage_columns)}, jsonb_build_array(value) FROM alert_state_stage"

@@ -236,3 +236,14 @@ def test_the_sparkline_keeps_the_values_that_changed():
     evaluate_all(now=NOW)
     assert state(r).recent == [0.0, 0.5]
     assert AlertRule.objects.get(pk=r.pk).evaluated_at == NOW
+
+
+def test_a_per_value_key_without_traffic_is_forgotten_unless_it_is_firing():
+    r = rule(per="sub_account", min_sessions=10)
+    roll(10, "answered", sub="calm")
+    roll(10, "failed", sub="burning")
+    evaluate_all(now=NOW)
+    assert {s.key: s.status for s in AlertState.objects.filter(rule=r)} == {"calm": "ok", "burning": "firing"}
+    later = NOW + timedelta(minutes=30)  # both quiet now
+    evaluate_all(now=later)
+    assert {s.key: s.status for s in AlertState.objects.filter(rule=r)} == {"burning": "firing"}
