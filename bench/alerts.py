@@ -59,6 +59,7 @@ def main() -> None:
              "--sub-accounts", "500", "--no-events"],
             check=True, env=os.environ,
         )  # fmt: skip
+        subprocess.run(["psql", f"{args.server}/{args.database}", "-qc", "ANALYZE"], check=True)
 
     import django
 

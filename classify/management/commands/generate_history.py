@@ -415,9 +415,11 @@ def _upsert_rollups(
     model: type[models.Model], keys: list[str], counts: Counter, extra: dict[str, Counter] | None = None
 ) -> None:
     extra = extra or {}
+    # In bucket order, as the pipeline writes them over time: a window's rows sit together on
+    # disk, as in a real database, instead of spread over the whole table.
     objs = [
         model(**dict(zip(keys, key, strict=True)), count=n, **{name: c[key] for name, c in extra.items()})
-        for key, n in counts.items()
+        for key, n in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
     ]
     for start in range(0, len(objs), 5000):
         model.objects.bulk_create(
