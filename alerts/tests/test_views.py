@@ -92,3 +92,15 @@ def test_hostile_input_never_500s(client, manager):
         client.post("/alerts/channels/new/", raw, content_type="application/x-www-form-urlencoded").status_code == 200
     )
     assert not Channel.objects.exists()
+
+
+def test_the_admin_edits_rules_and_channels_without_showing_stored_urls(client, superuser):
+    made = channel("hook", "json://user:s3cret@127.0.0.1:9/x")
+    r = rule(channels=[made])
+    client.force_login(superuser)
+    for url in ("/admin/alerts/alertrule/add/", f"/admin/alerts/alertrule/{r.pk}/change/",
+                "/admin/alerts/channel/", f"/admin/alerts/channel/{made.pk}/change/",
+                "/admin/alerts/alertevent/", "/admin/alerts/notification/"):  # fmt: skip
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "s3cret" not in response.content.decode(), url
