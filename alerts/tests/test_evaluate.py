@@ -247,3 +247,15 @@ def test_a_per_value_key_without_traffic_is_forgotten_unless_it_is_firing():
     later = NOW + timedelta(minutes=30)  # both quiet now
     evaluate_all(now=later)
     assert {s.key: s.status for s in AlertState.objects.filter(rule=r)} == {"burning": "firing"}
+
+
+def test_per_country_states_within_a_sub_account_scope():
+    r = rule(per="country", sub_account="acme_sg", min_sessions=10)
+    roll(10, "failed", country="IN")
+    roll(10, "answered", country="SG")
+    roll(10, "failed", country="SG", sub="other")  # another sub-account: out of scope
+    evaluate_all(now=NOW)
+    assert {s.key: (s.status, s.value) for s in AlertState.objects.filter(rule=r)} == {
+        "IN": (Status.FIRING, 1.0),
+        "SG": (Status.OK, 0.0),
+    }
