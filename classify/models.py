@@ -79,6 +79,8 @@ class Session(models.Model):
     primary_cause = models.CharField(max_length=32, blank=True)
     primary_cause_kind = models.CharField(max_length=12, choices=CauseKind.choices, default=CauseKind.NONE)
     primary_sip_code = models.SmallIntegerField(null=True, blank=True)
+    destination_country = models.CharField(max_length=8, blank=True)  # the last leg's, for rollups
+    direction = models.CharField(max_length=16, blank=True)  # the first leg's, for rollups
     retry_advice = models.CharField(max_length=24, blank=True)
     responsibility = models.CharField(max_length=24, blank=True)
     anomalies = models.JSONField(default=list, blank=True)  # list of anomaly slugs
@@ -210,7 +212,9 @@ class BucketSize(models.TextChoices):
 
 
 class SessionRollup(models.Model):
-    """Sessions per time bucket (by session start) × sub-account × product × status."""
+    """Sessions per time bucket (by session start) × sub-account × product × status × fault side
+    × destination country × direction × primary SIP code × 8x8 error code, with the answered
+    seconds: what alert rules (alerts/) and KPIs read instead of the sessions themselves."""
 
     bucket_size = models.CharField(max_length=8, choices=BucketSize.choices)
     bucket_start = models.DateTimeField()
@@ -218,16 +222,38 @@ class SessionRollup(models.Model):
     product = models.CharField(max_length=20)
     status = models.CharField(max_length=32)
     outcome_group = models.CharField(max_length=16)
+    fault_side = models.CharField(max_length=16, blank=True)
+    destination_country = models.CharField(max_length=8, blank=True)
+    direction = models.CharField(max_length=16, blank=True)
+    primary_sip_code = models.SmallIntegerField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
     count = models.PositiveIntegerField(default=0)
+    answered_seconds = models.BigIntegerField(default=0)  # talk time of the answered sessions
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["bucket_size", "bucket_start", "sub_account_id", "product", "status"],
+                fields=[
+                    "bucket_size",
+                    "bucket_start",
+                    "sub_account_id",
+                    "product",
+                    "status",
+                    "fault_side",
+                    "destination_country",
+                    "direction",
+                    "primary_sip_code",
+                    "error_code",
+                ],
                 name="unique_session_rollup",
+                nulls_distinct=False,
             )
         ]
-        indexes = [models.Index(fields=["bucket_size", "bucket_start"], name="sessionrollup_bucket_idx")]
+        indexes = [
+            models.Index(fields=["bucket_size", "bucket_start"], name="sessionrollup_bucket_idx"),
+            # Alert rules scoped to one sub-account read only its rows.
+            models.Index(fields=["sub_account_id", "bucket_size", "bucket_start"], name="sessionrollup_sub_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.bucket_size} {self.bucket_start:%Y-%m-%d %H:%M} {self.status} ×{self.count}"

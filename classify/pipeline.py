@@ -495,20 +495,26 @@ def recompute_rollups(
 _ROLLUP_SQL = {
     (SessionRollup, False): """
         INSERT INTO classify_sessionrollup
-            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, count)
-        SELECT %(size)s, b.start, s.sub_account_id, s.product, s.status, s.outcome_group, count(*)
+            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
+             destination_country, direction, primary_sip_code, error_code, count, answered_seconds)
+        SELECT %(size)s, b.start, s.sub_account_id, s.product, s.status, s.outcome_group, s.fault_side,
+               s.destination_country, s.direction, s.primary_sip_code, s.error_code, count(*),
+               coalesce(sum(s.duration_seconds) FILTER (WHERE s.outcome_group = 'answered'), 0)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
         JOIN classify_session s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
-        GROUP BY b.start, s.sub_account_id, s.product, s.status, s.outcome_group""",
+        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
     # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
     (SessionRollup, True): """
         INSERT INTO classify_sessionrollup
-            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, count)
-        SELECT %(size)s, b.start, r.sub_account_id, r.product, r.status, r.outcome_group, sum(r.count)
+            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
+             destination_country, direction, primary_sip_code, error_code, count, answered_seconds)
+        SELECT %(size)s, b.start, r.sub_account_id, r.product, r.status, r.outcome_group, r.fault_side,
+               r.destination_country, r.direction, r.primary_sip_code, r.error_code, sum(r.count),
+               sum(r.answered_seconds)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
         JOIN classify_sessionrollup r ON r.bucket_size = %(minute)s
          AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
-        GROUP BY b.start, r.sub_account_id, r.product, r.status, r.outcome_group""",
+        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
     # Final events with a code, by event time. Account-level events have no leg or session:
     # their direction, country and sub-account count as "".
     (CodeRollup, False): """

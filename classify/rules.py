@@ -314,6 +314,10 @@ class SessionState:
     primary_cause: str = ""
     primary_cause_kind: str = CauseKind.NONE.value
     primary_sip_code: int | None = None
+    # Where the session went and which way (the last leg with a country, the first leg with a
+    # direction: what the sessions list shows), so rollups and alerts can split by them.
+    destination_country: str = ""
+    direction: str = ""
     retry_advice: str = ""
     responsibility: str = ""
     anomalies: list[str] = field(default_factory=list)
@@ -495,6 +499,10 @@ def derive_session(
         session.start_time = min(starts) if starts else None
 
     leg_list = sorted(legs.values(), key=lambda leg: (leg.initiated_at or _FAR, leg.leg_key, leg.call_id))
+    session.destination_country = next(
+        (leg.destination_country for leg in reversed(leg_list) if leg.destination_country), ""
+    )
+    session.direction = next((leg.direction for leg in leg_list if leg.direction), "")
     session.outcome_group = outcome_group(session.status)
     product = attribute_product(
         session.sub_account_id, [s.event for s in ordered], [_as_normalised(leg) for leg in leg_list], product_rules

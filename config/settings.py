@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "products",
     "dashboard",
     "audit",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-pending-events": {"task": "webhooks.sweep_pending", "schedule": 10.0},
     "flag-missing-summaries": {"task": "classify.flag_missing_summaries", "schedule": 60.0},
     "maintain-rollups": {"task": "classify.maintain_rollups", "schedule": 300.0},
+    "evaluate-alerts": {"task": "alerts.evaluate", "schedule": 60.0},
+    "sweep-notifications": {"task": "alerts.sweep_notifications", "schedule": 30.0},
 }
 # Only for `make run` without Redis: tasks run inside the web process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("SIPDESK_TASKS_EAGER", False)
@@ -231,6 +234,16 @@ SIPDESK_METRICS_TOKEN = env_str("SIPDESK_METRICS_TOKEN")
 SIPDESK_NUMBER_SEARCHES_PER_MINUTE = env_int("SIPDESK_NUMBER_SEARCHES_PER_MINUTE", 20, minimum=1)
 # Demo conveniences (make run) are only ever allowed together with DEBUG.
 SIPDESK_DEMO = env_bool("SIPDESK_DEMO", False)
+
+# --- Alerts (alerts/) -------------------------------------------------------------------
+# The dashboard's public base URL, for the links in alert messages (they are read outside it).
+SIPDESK_DASHBOARD_URL = env_url("SIPDESK_DASHBOARD_URL")
+# Fernet key for channel URLs stored in the database; unset, one derived from DJANGO_SECRET_KEY.
+SIPDESK_ALERTS_KEY = env_str("SIPDESK_ALERTS_KEY")
+# A firing alert is notified again after this many minutes (a rule may set its own).
+SIPDESK_ALERTS_REPEAT_MINUTES = env_int("SIPDESK_ALERTS_REPEAT_MINUTES", 240, minimum=1)
+# Attempts per notification before it is marked failed (backoff doubles from 30 s).
+SIPDESK_ALERTS_SEND_ATTEMPTS = env_int("SIPDESK_ALERTS_SEND_ATTEMPTS", 5, minimum=1, maximum=20)
 
 LOGGING = {
     "version": 1,

@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("webhooks/", include("webhooks.urls")),
     path("products/", include("products.urls")),
+    path("alerts/", include("alerts.urls")),
     path("", include("dashboard.urls")),
 ]

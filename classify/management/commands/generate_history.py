@@ -10,6 +10,7 @@ session and one CALL_DISCONNECTED per leg, each with its classification.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import uuid
@@ -50,6 +51,10 @@ OUTCOMES = [
     ("ERROR", "error", 40, [], [(-2004, 4), (-2002, 2), (-2003, 2), (-2010, 1), (-2001, 1), (-9999, 1)]),
     ("COMPLETED_UNSUBSCRIBED", "opt_out", 10, [(200, 1)], []),
 ]
+SESSION_ROLLUP_DIMENSIONS = [
+    "sub_account_id", "product", "status", "outcome_group", "fault_side", "destination_country", "direction",
+    "primary_sip_code", "error_code",
+]  # fmt: skip
 FAULT = {"answered": "none", "opt_out": "none"}
 
 
@@ -70,13 +75,21 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=30)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--chunk", type=int, default=10_000)
+        parser.add_argument(
+            "--sub-accounts", type=int, default=len(SUB_ACCOUNTS), help="how many sub-accounts (bench/alerts.py: 500)"
+        )
         parser.add_argument("--no-events", action="store_true", help="skip raw events and classifications")
 
     def handle(self, *args: Any, sessions: int, days: int, seed: int, chunk: int, no_events: bool, **kw: Any) -> None:
         rng = random.Random(seed)
+        # The named ones first, then sub_0009…: a long tail, busiest first (weights 1/rank).
+        wanted = max(1, kw.get("sub_accounts") or len(SUB_ACCOUNTS))
+        self.subs = [*SUB_ACCOUNTS, *(f"sub_{i:04d}" for i in range(len(SUB_ACCOUNTS) + 1, wanted + 1))][:wanted]
+        self.sub_weights = list(itertools.accumulate(1 / (i + 1) for i in range(len(self.subs))))
         now = timezone.now()
         self.now, self.rng, self.days = now, rng, days
         self.session_roll: Counter = Counter()
+        self.session_seconds: Counter = Counter()
         self.code_roll: Counter = Counter()
         session_ids = _reserve(Session, sessions)
         with tqdm(total=sessions, unit="session", disable=kw.get("verbosity", 1) == 0) as bar:
@@ -115,7 +128,10 @@ class Command(BaseCommand):
             if status == "COMPLETED_UNSUBSCRIBED":
                 product = "VOICE_MESSAGING"
             in_progress = start > now - timedelta(minutes=2) and rng.random() < 0.5
-            sub = SUB_ACCOUNTS[min(int(rng.expovariate(0.6)), len(SUB_ACCOUNTS) - 1)]
+            if len(self.subs) <= len(SUB_ACCOUNTS):
+                sub = self.subs[min(int(rng.expovariate(0.6)), len(self.subs) - 1)]
+            else:
+                sub = rng.choices(self.subs, cum_weights=self.sub_weights)[0]
             country = rng.choices(COUNTRIES, weights=COUNTRY_WEIGHTS)[0]
             home = COUNTRIES[0]
             code = _pick(rng, codes) if codes else None
@@ -157,12 +173,13 @@ class Command(BaseCommand):
                     "error_message": "" if error is None else "See the 8x8 voice error code table",
                     "primary_cause": cause, "primary_cause_kind": kind,
                     "primary_sip_code": code if kind == "sip" else None,
+                    "destination_country": country[0], "direction": "INBOUND" if n_legs == 2 else "OUTBOUND",
                     "anomalies": json.dumps(anomalies), "first_event_at": start, "last_event_at": end,
                     "summary_received": not in_progress, "updated_at": end if not in_progress else now,
                     "rollup_at": start,
                 }
             )  # fmt: skip
-            self._count_session(start, sub, product, status, outcome)
+            self._count_session(start, sessions[-1])
             callee = _number(rng, country)
             vn = _number(rng, home)
             leg_rows = []
@@ -234,9 +251,12 @@ class Command(BaseCommand):
                 _copy(RawEvent, raws)
                 _copy(EventClassification, classes)
 
-    def _count_session(self, start: datetime, sub: str, product: str, status: str, outcome: str) -> None:
+    def _count_session(self, start: datetime, row: dict) -> None:
+        dims = tuple(row[k] for k in SESSION_ROLLUP_DIMENSIONS)
+        answered = row["duration_seconds"] or 0 if row["outcome_group"] == "answered" else 0
         for size, bucket in _buckets(start, self.now):
-            self.session_roll[(size, bucket, sub, product, status, outcome)] += 1
+            self.session_roll[(size, bucket, *dims)] += 1
+            self.session_seconds[(size, bucket, *dims)] += answered
 
     def _count_code(self, when: datetime, code: str, direction: str, country: str, sub: str) -> None:
         sip_class = f"{code[0]}xx" if len(code) == 3 and code[0] in "123456" else "invalid"
@@ -247,8 +267,9 @@ class Command(BaseCommand):
         # Meant for an empty (bench or demo) database: a bucket that already exists takes our count.
         _upsert_rollups(
             SessionRollup,
-            ["bucket_size", "bucket_start", "sub_account_id", "product", "status", "outcome_group"],
+            ["bucket_size", "bucket_start", *SESSION_ROLLUP_DIMENSIONS],
             self.session_roll,
+            extra={"answered_seconds": self.session_seconds},
         )
         _upsert_rollups(
             CodeRollupModel,
@@ -388,12 +409,20 @@ def _copy(model: type[models.Model], rows: Iterable[dict]) -> None:
             copy.write_row([row.get(f.attname, defaults[f.attname]) for f in fields])
 
 
-def _upsert_rollups(model: type[models.Model], keys: list[str], counts: Counter) -> None:
-    objs = [model(**dict(zip(keys, key, strict=True)), count=n) for key, n in counts.items()]
+def _upsert_rollups(
+    model: type[models.Model], keys: list[str], counts: Counter, extra: dict[str, Counter] | None = None
+) -> None:
+    extra = extra or {}
+    # In bucket order, as the pipeline writes them over time: a window's rows sit together on
+    # disk, as in a real database, instead of spread over the whole table.
+    objs = [
+        model(**dict(zip(keys, key, strict=True)), count=n, **{name: c[key] for name, c in extra.items()})
+        for key, n in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
+    ]
     for start in range(0, len(objs), 5000):
         model.objects.bulk_create(
             objs[start : start + 5000],
             update_conflicts=True,
             unique_fields=[k for k in keys if k not in ("outcome_group", "sip_class")],
-            update_fields=["count"],
+            update_fields=["count", *extra],
         )
