@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.RefuseNulParameters",  # issue 9: a NUL in a parameter is 400, never a DataError
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -100,18 +100,31 @@ def _cursor(ts: datetime, pk: int) -> str:
     return f"{ts.isoformat()}_{pk}"
 
 
+_BIGINT = 2**63 - 1
+# A day from the calendar's edges: room for the feed's few seconds of overlap.
+_EARLIEST = datetime.min.replace(tzinfo=timezone.UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=timezone.UTC) - timedelta(days=1)
+
+
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
-    """ "<iso time>_<id>" -> (time, id); anything malformed is ignored (first page)."""
+    """ "<iso time>_<id>" -> (time, id); anything malformed is ignored (first page).
+
+    Malformed includes a time at the edge of the calendar ("0001-01-01T00:00:00+14:00" is before
+    year 1 in UTC) and an id PostgreSQL's bigint cannot hold: both raised deep in a query (a 500).
+    """
     if not value or "_" not in value:
         return None
     stamp, _, pk = value.rpartition("_")
     try:
         moment = datetime.fromisoformat(stamp)
         number = int(pk)
-    except ValueError:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, timezone.UTC)
+        moment = moment.astimezone(timezone.UTC)
+    except (ValueError, OverflowError):
         return None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)
+    if not _EARLIEST <= moment <= _LATEST or not -_BIGINT <= number <= _BIGINT:
+        return None
     return moment, number
 
 
@@ -613,10 +626,16 @@ class SessionDetail:
     guidance: Guidance | None
 
 
-def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | None:
-    session = Session.objects.filter(session_id=session_id).first()
+def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None = None) -> SessionDetail | None:
+    """A session by its 8x8 session id, or by primary key when ``pk`` is given."""
+    session = (
+        Session.objects.filter(pk=pk).first()
+        if pk is not None
+        else Session.objects.filter(session_id=session_id).first()
+    )
     if session is None:
         return None
+    session_id = session.session_id
     legs = list(session.legs.all())
     events = list(
         RawEvent.objects.filter(session_id=session_id)
@@ -864,13 +883,14 @@ def reference(q: str) -> dict[str, Any]:
     statuses, leg_statuses, classes = SessionStatus.objects.all(), LegStatus.objects.all(), SipClass.objects.all()
     if q:
         text = Q(reason_phrase__icontains=q) | Q(description__icontains=q) | Q(explanation__icontains=q)
-        codes = codes.filter(text | Q(code=int(q)) if q.isdigit() and len(q) <= 4 else text)
+        # isascii(): "²" and "١٢٣" are digits to str.isdigit() but not to int() and the SIP code column.
+        codes = codes.filter(text | Q(code=int(q)) if q.isascii() and q.isdigit() and len(q) <= 4 else text)
         err_text = Q(message__icontains=q) | Q(guidance__icontains=q)
         errors = errors.filter(err_text | Q(code=int(q)) if _is_int(q) and len(q) <= 6 else err_text)
         statuses = statuses.filter(Q(code__icontains=q) | Q(description__icontains=q))
         leg_statuses = leg_statuses.filter(Q(code__icontains=q) | Q(description__icontains=q))
         class_text = Q(name__icontains=q) | Q(meaning__icontains=q)
-        if q[:1].isdigit():  # "486" or "4xx" also shows class 4
+        if q[:1].isascii() and q[:1].isdigit():  # "486" or "4xx" also shows class 4
             class_text |= Q(digit=int(q[0]))
         classes = classes.filter(class_text)
     return {

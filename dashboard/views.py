@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.encoding import escape_uri_path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -145,11 +146,13 @@ def sessions_csv(request: HttpRequest) -> StreamingHttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def session(request: HttpRequest, session_id: str) -> HttpResponse:
-    detail = queries.session_detail(session_id, full_numbers=_full_numbers(request))
+def session(request: HttpRequest, session_id: str | None = None, pk: int | None = None) -> HttpResponse:
+    """One session by its 8x8 session id, or by primary key (dashboard.links.session_url)."""
+    detail = queries.session_detail(session_id, pk=pk, full_numbers=_full_numbers(request))
     if detail is None:
         raise Http404("No such session")
-    context = {"d": detail, "s": detail.session, "permalink": request.build_absolute_uri(request.path)}
+    # Escaped: a session id may hold '?', '#' or '%', which the decoded request.path keeps as they are.
+    context = {"d": detail, "s": detail.session, "permalink": request.build_absolute_uri(escape_uri_path(request.path))}
     return _render(request, "dashboard/session_detail.html", "session-body", context)
 
 
