@@ -157,6 +157,9 @@ SIPDESK_WEBHOOK_MAX_DEPTH = env_int("SIPDESK_WEBHOOK_MAX_DEPTH", 32, minimum=4, 
 # Rows still pending after this many seconds are re-enqueued by the periodic sweep.
 SIPDESK_SWEEP_AFTER_SECONDS = env_int("SIPDESK_SWEEP_AFTER_SECONDS", 30, minimum=1)
 SIPDESK_CLASSIFY_BATCH_SIZE = env_int("SIPDESK_CLASSIFY_BATCH_SIZE", 2000, minimum=1, maximum=10000)
+# A queue whose oldest pending event has waited longer than this is stuck: the overview's health
+# strip shows it red and the dashboard's /healthz answers 503.
+SIPDESK_PENDING_AGE_LIMIT_SECONDS = env_int("SIPDESK_PENDING_AGE_LIMIT_SECONDS", 300, minimum=1)
 # A session with no summary this long after its last event is flagged.
 SIPDESK_MISSING_SUMMARY_MINUTES = env_int("SIPDESK_MISSING_SUMMARY_MINUTES", 15, minimum=1)
 # When set, /metrics requires "Authorization: Bearer <token>" (Prometheus' bearer_token).

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, DateTimeField, DurationField, Exists, F, Func, OuterRef, Prefetch, Q, Sum, Value
 from django.utils import timezone
@@ -333,11 +334,18 @@ class Health:
     duplicates: int
     refusals: int
     refusals_by_reason: dict[str, int]
+    oldest_pending_age_seconds: float = 0.0
+    pending_age_limit_seconds: int = 0
+
+    @property
+    def queue_stuck(self) -> bool:
+        return self.oldest_pending_age_seconds > self.pending_age_limit_seconds
 
 
 def receiver_health(window: Window) -> Health:
     last = RawEvent.objects.order_by("-received_at").values_list("received_at", flat=True).first()
-    pending = RawEvent.objects.filter(state=EventState.PENDING).count()
+    backlog = pending_backlog()
+    pending = backlog["pending"]
     failed = RawEvent.objects.filter(state=EventState.FAILED, received_at__gte=window.start).count()
     tallies = ReceiverTally.objects.filter(minute__gte=window.start.replace(second=0, microsecond=0)).values(
         "outcome", "reason"
@@ -349,7 +357,10 @@ def receiver_health(window: Window) -> Health:
         elif row["outcome"] == "refused":
             refusals += row["n"]
             by_reason[row["reason"] or "unspecified"] = by_reason.get(row["reason"] or "unspecified", 0) + row["n"]
-    return Health(last, pending, failed, duplicates, refusals, by_reason)
+    return Health(
+        last, pending, failed, duplicates, refusals, by_reason,
+        backlog["oldest_pending_age_seconds"], backlog["pending_age_limit_seconds"],
+    )  # fmt: skip
 
 
 # --- session rows (feed, list, CSV) ------------------------------------------------------------
@@ -694,6 +705,13 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
         )
     )
     anomalies = [(slug, labels.get(slug, slug.replace("_", " "))) for slug in session.anomalies or []]
+    repeated = [e.raw.deliveries for e in timeline if e.raw.deliveries > 1]
+    if repeated:  # counted, not judged: how many events came more than once, and how often
+        anomalies = [
+            (slug, f"{label}: {len(repeated)} event(s) delivered {sum(repeated)} times in all")
+            if slug == "duplicate_delivery" else (slug, label)
+            for slug, label in anomalies
+        ]  # fmt: skip
     troubleshooting_ids = {
         tid for e in timeline if e.classification for tid in e.classification.troubleshooting_ids or []
     }
@@ -915,11 +933,24 @@ def database_ok() -> tuple[bool, str]:
 
 
 def pending_backlog() -> dict[str, Any]:
+    """How many events wait for classification, and how long the queue's head has waited.
+
+    The head is the lowest pending id, the one the classifier claims first (one row from the
+    partial index rawevent_pending_idx, however long the queue). It has waited since it was
+    received or, when a repeat delivery sent a classified event back (processed_at set), since
+    that delivery: an old event re-sent today is not a stuck queue.
+    """
     pending = RawEvent.objects.filter(state=EventState.PENDING)
-    oldest = pending.order_by("id").values_list("received_at", flat=True).first()
+    head = pending.order_by("id").values_list("received_at", "last_delivered_at", "processed_at").first()
+    age = 0.0
+    if head:
+        received_at, last_delivered_at, processed_at = head
+        since = last_delivered_at if processed_at else received_at
+        age = max(0.0, round((timezone.now() - since).total_seconds(), 3))
     return {
         "pending": pending.count(),
-        "oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 3) if oldest else 0.0,
+        "oldest_pending_age_seconds": age,
+        "pending_age_limit_seconds": settings.SIPDESK_PENDING_AGE_LIMIT_SECONDS,
     }
 
 
