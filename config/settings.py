@@ -154,6 +154,10 @@ SIPDESK_TRUST_X_FORWARDED_FOR = env_bool("SIPDESK_TRUST_X_FORWARDED_FOR", False)
 SIPDESK_WEBHOOK_PUBLIC_URL = env_url("SIPDESK_WEBHOOK_PUBLIC_URL")
 SIPDESK_WEBHOOK_MAX_BYTES = env_int("SIPDESK_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
 SIPDESK_WEBHOOK_MAX_DEPTH = env_int("SIPDESK_WEBHOOK_MAX_DEPTH", 32, minimum=4, maximum=512)
+# The receiver answers 408 and closes a connection whose request headers (from connecting) or body
+# (from the headers) take longer than this: slow clients cannot hold connections open.
+SIPDESK_RECEIVER_HEADER_TIMEOUT_SECONDS = env_int("SIPDESK_RECEIVER_HEADER_TIMEOUT_SECONDS", 10, minimum=1)
+SIPDESK_RECEIVER_BODY_TIMEOUT_SECONDS = env_int("SIPDESK_RECEIVER_BODY_TIMEOUT_SECONDS", 10, minimum=1)
 # Rows still pending after this many seconds are re-enqueued by the periodic sweep.
 SIPDESK_SWEEP_AFTER_SECONDS = env_int("SIPDESK_SWEEP_AFTER_SECONDS", 30, minimum=1)
 SIPDESK_CLASSIFY_BATCH_SIZE = env_int("SIPDESK_CLASSIFY_BATCH_SIZE", 2000, minimum=1, maximum=10000)

@@ -31,7 +31,7 @@ fi
 # webhook view takes the demo traffic.
 RECEIVER_PORT="${RECEIVER_PORT:-8001}"
 if [[ "$DATABASE_URL" == postgres* ]]; then
-    .venv/bin/gunicorn config.receiver:application --worker-class asgi --workers 1 \
+    .venv/bin/gunicorn config.receiver:application --worker-class config.receiver_worker.ReceiverWorker --workers 1 \
         --bind "0.0.0.0:${RECEIVER_PORT}" --log-level warning --no-control-socket &
     pids+=($!)
     webhook_port="$RECEIVER_PORT"
