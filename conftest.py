@@ -142,7 +142,7 @@ class CeleryWorker(ServiceProcess):
 
 
 class ReceiverServer(ServiceProcess):
-    """The production webhook receiver, `gunicorn config.receiver:application -k config.receiver_worker.ReceiverWorker`, on the test database."""
+    """The production webhook receiver, as docker-compose runs it (config.receiver_worker), on the test database."""
 
     what = "receiver"
 
@@ -158,7 +158,8 @@ class ReceiverServer(ServiceProcess):
             port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         args = [
-            "gunicorn", "config.receiver:application", "--worker-class", "config.receiver_worker.ReceiverWorker", "--workers", str(self.workers),
+            "gunicorn", "config.receiver:application", "--worker-class", "config.receiver_worker.ReceiverWorker",
+            "--workers", str(self.workers),
             "--bind", f"127.0.0.1:{port}", "--log-level", "info",
             "--no-control-socket",  # several servers may run at once (tests, benchmarks)
         ]  # fmt: skip

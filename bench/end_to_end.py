@@ -6,7 +6,8 @@ Run by hand (not in CI), from the repository root:
 
 It creates a fresh database (default ``bench_e2e``), migrates it, starts the webhook receiver
 with production settings (DEBUG off, a secret key and a webhook secret; by default the same
-command line as docker-compose's ``receiver``, ``gunicorn config.receiver:application -k config.receiver_worker.ReceiverWorker``;
+command line as docker-compose's ``receiver``, ``gunicorn config.receiver:application -k
+config.receiver_worker.ReceiverWorker``;
 ``--server django`` for the dashboard's own webhook view instead) and one Celery worker process
 (``--concurrency 1``), then POSTs realistic bodies
 (``webhooks.traffic.session_events`` with 2 % duplicate and 5 % out-of-order deliveries; each

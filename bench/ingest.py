@@ -165,7 +165,8 @@ def main() -> int:
                  "--worker-connections", str(worker_connections), "--keep-alive", "5", "--log-level", "warning",
                  "--no-control-socket"]  # fmt: skip
     # The production receiver, as docker-compose runs it (config.receiver ignores the bench URLconf).
-    receiver = ["config.receiver:application", "--bind", f"127.0.0.1:{args.port}", "--worker-class", "config.receiver_worker.ReceiverWorker",
+    receiver = ["config.receiver:application", "--bind", f"127.0.0.1:{args.port}", "--worker-class",
+                "config.receiver_worker.ReceiverWorker",
                 "--workers", str(args.receiver_workers), "--keep-alive", "5", "--log-level", "warning",
                 "--no-control-socket"]  # fmt: skip
     results: dict[str, dict] = {}

@@ -1,7 +1,7 @@
 """The production webhook receiver: a small ASGI app, several webhooks per commit.
 
-Served by ``gunicorn config.receiver:application -k config.receiver_worker.ReceiverWorker`` (docker-compose's ``receiver``
-service). It answers ``POST /webhooks/8x8/`` (and the per-kind aliases) exactly like the
+Served by ``gunicorn config.receiver:application -k config.receiver_worker.ReceiverWorker``
+(docker-compose's ``receiver`` service). It answers ``POST /webhooks/8x8/`` (and the per-kind aliases) exactly like the
 Django view — the same envelope checks (webhooks/checks.py), the same parsing and ids
 (webhooks/ingest.py), the same answers — but without Django's request/middleware stack and
 with group commit (webhooks/group_commit.py): each 200 is still sent only after the event's
