@@ -6,7 +6,7 @@ printed with ``-s``).
 
 from __future__ import annotations
 
-import json
+import itertools
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +30,7 @@ def _vcs(event_id: str, session_id: str, call_id: str, status: str = "CALL_DISCO
 def test_400_concurrent_webhooks_with_133_poisoned_store_every_innocent_one(receiver_server):
     """On main 133 valid webhooks of 400 were answered 503 (their group commits failed)."""
     rng = random.Random(9)
-    bodies = [b for b in traffic(rng, duplicates=0.0, out_of_order=0.0) if "payload" in b][:400]
+    bodies = list(itertools.islice((b for b in traffic(rng, duplicates=0.0, out_of_order=0.0) if "payload" in b), 400))
     poison = ["\ud800", "\x00"]
     fields = ["sessionId", "callId", "subAccountId", "eventId"]
     poisoned = set(rng.sample(range(400), 133))
@@ -38,7 +38,7 @@ def test_400_concurrent_webhooks_with_133_poisoned_store_every_innocent_one(rece
         bodies[index]["payload"][rng.choice(fields)] = "x" + rng.choice(poison)
 
     with ThreadPoolExecutor(32) as pool:
-        answers = list(pool.map(lambda body: deliver(receiver_server.url, json.loads(json.dumps(body))), bodies))
+        answers = list(pool.map(lambda body: deliver(receiver_server.url, body), bodies))
 
     innocent = [answers[i] for i in range(400) if i not in poisoned]
     refused = [answers[i] for i in poisoned]
@@ -57,6 +57,6 @@ def test_one_call_id_in_two_sessions_then_300_events_all_drain(receiver_server, 
         assert {status for status, _ in pool.map(lambda b: deliver(receiver_server.url, b), bodies)} == {200}
 
     assert wait_until_drained() == 0
-    print(f"302 events stored and classified in {time.monotonic() - started:.1f} s")  # noqa: T201
+    print(f"302 events stored and classified in {time.monotonic() - started:.1f} s")
     assert RawEvent.objects.filter(state=EventState.PROCESSED).count() == 302
     assert CallLeg.objects.filter(call_id="shared-call").count() == 2
