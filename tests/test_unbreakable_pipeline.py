@@ -153,6 +153,7 @@ def test_no_webhook_stops_the_pipeline_fails_a_neighbour_or_a_page(
     receiver_server, celery_worker_process, support_user, seed, sessions, mutations
 ):
     bodies, bad = build(seed, sessions, mutations)
+    print(f"example: {sessions} sessions, {len(bodies)} webhooks, {len(bad)} poisoned")  # shown with -s
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda body: deliver(receiver_server.url, body), bodies))

@@ -173,11 +173,13 @@ def test_healthz_is_503_while_postgresql_is_unreachable_and_200_again_after():
     try:
         assert _health(server.url) == (200, {"status": "ok"})
         proxy.down()  # PostgreSQL is gone for this receiver
-        deadline = time.monotonic() + 10
+        went_down = time.monotonic()
+        deadline = went_down + 10
         while (answer := _health(server.url))[0] == 200 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert answer[0] == 503
         assert answer[1]["status"] == "unavailable"
+        print(f"receiver /healthz 503 {time.monotonic() - went_down:.1f} s after PostgreSQL went away")  # with -s
 
         proxy.up()  # PostgreSQL is back
         deadline = time.monotonic() + 10
