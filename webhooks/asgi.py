@@ -1,8 +1,8 @@
 """The production webhook receiver: a small ASGI app, several webhooks per commit.
 
 Served by ``gunicorn config.receiver:application -k config.receiver_worker.ReceiverWorker``
-(docker-compose's ``receiver`` service). It answers ``POST /webhooks/8x8/`` (and the per-kind aliases) exactly like the
-Django view — the same envelope checks (webhooks/checks.py), the same parsing and ids
+(docker-compose's ``receiver`` service). It answers ``POST /webhooks/8x8/`` (and the per-kind
+aliases) exactly like the Django view — the same envelope checks (webhooks/checks.py), the same parsing and ids
 (webhooks/ingest.py), the same answers — but without Django's request/middleware stack and
 with group commit (webhooks/group_commit.py): each 200 is still sent only after the event's
 row is committed. ``GET /healthz`` answers 200 for load balancers while PostgreSQL answers, 503
@@ -50,15 +50,9 @@ _HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", 
 class Receiver:
     """The ASGI application. One GroupCommitWriter per event loop, made on first use."""
 
-    def __init__(
-        self,
-        writer_factory: Callable[[], GroupCommitWriter] = GroupCommitWriter,
-        *,
-        health_conninfo: str | None = None,
-    ) -> None:
+    def __init__(self, writer_factory: Callable[[], GroupCommitWriter] = GroupCommitWriter) -> None:
         self._writer_factory = writer_factory
         self._writers: dict[asyncio.AbstractEventLoop, GroupCommitWriter] = {}
-        self._health_conninfo = health_conninfo
         self._health: dict[asyncio.AbstractEventLoop, tuple[float, bool, str]] = {}
         self._health_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._health_connections: dict[asyncio.AbstractEventLoop, psycopg.AsyncConnection] = {}
@@ -94,7 +88,7 @@ class Receiver:
         connection = self._health_connections.get(loop)
         if connection is None or connection.closed:
             connection = await psycopg.AsyncConnection.connect(
-                self._health_conninfo or conninfo_from_settings(), autocommit=True, connect_timeout=2
+                conninfo_from_settings(), autocommit=True, connect_timeout=2
             )
             self._health_connections[loop] = connection
         await connection.execute("SELECT 1")
