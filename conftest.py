@@ -86,12 +86,15 @@ class ServiceProcess:
         self.process: subprocess.Popen | None = None
         self.log = ROOT / "var" / f"{log_name}-{os.getpid()}.log"
 
-    def _launch(self, args: list[str], *, ready: Callable[[], bool], timeout: float) -> None:
+    def _launch(
+        self, args: list[str], *, ready: Callable[[], bool], timeout: float, env: dict[str, str] | None = None
+    ) -> None:
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", *args], cwd=ROOT, env=_worker_env(), stdout=self._log_file, stderr=subprocess.STDOUT
-        )
+            [sys.executable, "-m", *args], cwd=ROOT, env={**_worker_env(), **(env or {})},
+            stdout=self._log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -139,13 +142,14 @@ class CeleryWorker(ServiceProcess):
 
 
 class ReceiverServer(ServiceProcess):
-    """The production webhook receiver, `gunicorn config.receiver:application -k asgi`, on the test database."""
+    """The production webhook receiver, as docker-compose runs it (config.receiver_worker), on the test database."""
 
     what = "receiver"
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, env: dict[str, str] | None = None) -> None:
         super().__init__("receiver")
         self.workers = workers
+        self.env = env or {}  # extra environment, e.g. shorter timeouts or another DATABASE_URL
         self.url = ""
 
     def start(self, timeout: float = 30) -> ReceiverServer:
@@ -154,11 +158,12 @@ class ReceiverServer(ServiceProcess):
             port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         args = [
-            "gunicorn", "config.receiver:application", "--worker-class", "asgi", "--workers", str(self.workers),
+            "gunicorn", "config.receiver:application", "--worker-class", "config.receiver_worker.ReceiverWorker",
+            "--workers", str(self.workers),
             "--bind", f"127.0.0.1:{port}", "--log-level", "info",
             "--no-control-socket",  # several servers may run at once (tests, benchmarks)
         ]  # fmt: skip
-        self._launch(args, ready=self._answering, timeout=timeout)
+        self._launch(args, ready=self._answering, timeout=timeout, env=self.env)
         return self
 
     def _answering(self) -> bool:

@@ -6,7 +6,8 @@ Run by hand (not in CI), from the repository root:
 
 It creates a fresh database (default ``bench_e2e``), migrates it, starts the webhook receiver
 with production settings (DEBUG off, a secret key and a webhook secret; by default the same
-command line as docker-compose's ``receiver``, ``gunicorn config.receiver:application -k asgi``;
+command line as docker-compose's ``receiver``, ``gunicorn config.receiver:application -k
+config.receiver_worker.ReceiverWorker``;
 ``--server django`` for the dashboard's own webhook view instead) and one Celery worker process
 (``--concurrency 1``), then POSTs realistic bodies
 (``webhooks.traffic.session_events`` with 2 % duplicate and 5 % out-of-order deliveries; each
@@ -292,7 +293,7 @@ def main() -> int:
 
     if args.server == "receiver":
         args.web_workers = args.web_workers or 2
-        server = ["config.receiver:application", "--worker-class", "asgi"]
+        server = ["config.receiver:application", "--worker-class", "config.receiver_worker.ReceiverWorker"]
     else:
         args.web_workers = args.web_workers or 3
         server = ["config.wsgi:application", "--worker-class", args.worker_class, "--threads", str(args.threads)]

@@ -11,7 +11,7 @@ off, a webhook secret), drives with ``wrk`` (``apt-get install wrk``) and ``benc
 1. the dashboard's server (gunicorn gthread, ``config.wsgi`` through ``bench.ingest_settings``
    = production settings plus ``/bench/bare/``, a view that only parses the JSON body): the
    baseline for the ratio; with ``--django-view`` also the dashboard's own webhook view;
-2. the production receiver (``gunicorn config.receiver:application -k asgi``, as
+2. the production receiver (``gunicorn config.receiver:application -k config.receiver_worker.ReceiverWorker``, as
    docker-compose runs it) on ``/webhooks/8x8/``.
 
 It prints accepted webhooks/s, p50/p95/p99 latency, the number of rows actually stored (zero
@@ -165,7 +165,8 @@ def main() -> int:
                  "--worker-connections", str(worker_connections), "--keep-alive", "5", "--log-level", "warning",
                  "--no-control-socket"]  # fmt: skip
     # The production receiver, as docker-compose runs it (config.receiver ignores the bench URLconf).
-    receiver = ["config.receiver:application", "--bind", f"127.0.0.1:{args.port}", "--worker-class", "asgi",
+    receiver = ["config.receiver:application", "--bind", f"127.0.0.1:{args.port}", "--worker-class",
+                "config.receiver_worker.ReceiverWorker",
                 "--workers", str(args.receiver_workers), "--keep-alive", "5", "--log-level", "warning",
                 "--no-control-socket"]  # fmt: skip
     results: dict[str, dict] = {}

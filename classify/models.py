@@ -116,7 +116,9 @@ class Session(models.Model):
 class CallLeg(models.Model):
     # No index of its own: callleg_session_idx (session, initiated_at) serves session lookups.
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="legs", db_index=False)
-    call_id = models.CharField(max_length=64, unique=True)
+    # Unique per session, not globally: a callId reused in another session (a quirk or an attack)
+    # is another leg, and two such legs in one batch cannot collide in the pipeline's upsert.
+    call_id = models.CharField(max_length=64)
     leg_key = models.CharField(max_length=16, blank=True)  # "callA", "callB" from VSS details
     direction = models.CharField(max_length=16, blank=True)  # INBOUND / OUTBOUND
     call_type = models.CharField(max_length=16, blank=True)  # PSTN / VOIP
@@ -147,6 +149,7 @@ class CallLeg(models.Model):
         ordering = ["initiated_at", "leg_key", "id"]
         # Phone numbers are personal data: without this permission pages show them masked.
         permissions = [("view_full_numbers", "Can see full phone numbers")]
+        constraints = [models.UniqueConstraint(fields=["session", "call_id"], name="unique_callleg_session_call")]
         indexes = [
             models.Index(fields=["session", "initiated_at"], name="callleg_session_idx"),
             models.Index(fields=["destination_country"], name="callleg_dest_country_idx"),

@@ -27,7 +27,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -72,9 +72,11 @@ VERDICT_FIELDS = [
 ]
 
 
-# What PostgreSQL says when a value does not fit a column. COPY raises psycopg's own classes
-# (Django does not wrap the copy protocol), every other statement Django's.
-UNWRITABLE = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError)
+# Errors that pass by themselves (a deadlock, a lost connection, PostgreSQL restarting): the batch
+# is left pending and the task retried (classify/tasks.py). COPY raises psycopg's own classes
+# (Django does not wrap the copy protocol), every other statement Django's. Every other error, however the
+# database or our code words it, is the batch's own: retrying it as a whole would fail forever.
+TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def process_pending(batch_size: int | None = None) -> int:
@@ -87,10 +89,12 @@ def process_pending(batch_size: int | None = None) -> int:
         return 0
     try:
         return _process_batch(size)
-    except UNWRITABLE:
-        # Some value in this batch does not fit the tables in a way _fit_row did not foresee.
-        # The batch rolled back; take its events one at a time so only the culprit is marked
-        # failed (with the database's reason) and the queue keeps moving.
+    except TRANSIENT:
+        raise
+    except Exception:
+        # Something in this batch cannot be written (a value _fit_rows did not foresee, two rows
+        # one statement may not both write, a bug). The batch rolled back; take its events one at
+        # a time so only the culprit is marked failed, with the reason, and the queue keeps moving.
         log.exception("a batch of %d events could not be written; retrying them one by one", size)
         return _process_singly(size)
 
@@ -132,9 +136,12 @@ def _process_singly(limit: int) -> int:
     for event_id in ids:
         try:
             _process_batch(1, only_id=event_id)
-        except UNWRITABLE as exc:
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            reason = f"could not be stored: {type(exc).__name__}: {exc}"
             RawEvent.objects.filter(id=event_id, state=EventState.PENDING).update(
-                state=EventState.FAILED, attempts=F("attempts") + 1, last_error=f"could not be stored: {exc}"[:2000]
+                state=EventState.FAILED, attempts=F("attempts") + 1, last_error=reason[:2000]
             )
     return len(ids)
 
@@ -362,22 +369,26 @@ def _stage(cursor: Any, model: type, columns: list[str]) -> str:
     return name
 
 
-def _upsert(cursor: Any, model: type, key: str, names: list[str], rows: list[Sequence]) -> dict[str, int]:
-    """Insert or update ``rows`` (values for ``key`` then ``names``) on ``key``; returns key -> pk.
+def _upsert(cursor: Any, model: type, key: tuple[str, ...], names: list[str], rows: list[Sequence]) -> dict[Any, int]:
+    """Insert or update ``rows`` (values for the ``key`` fields then ``names``) on ``key`` (the
+    fields of a unique constraint); returns key -> pk, the key a value for one field, a tuple for more.
 
     COPY cannot resolve conflicts, so rows go to a staging table first, then one
     ``INSERT … ON CONFLICT DO UPDATE`` moves them (in key order, like the row locks)."""
-    columns = _columns(model, [key, *names])
-    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1:])
+    columns = _columns(model, [*key, *names])
+    keys = ", ".join(columns[: len(key)])
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[len(key) :])
     stage = _stage(cursor, model, columns)
-    _copy(cursor, stage, columns, _fit_rows(model, [key, *names], rows))
+    _copy(cursor, stage, columns, _fit_rows(model, [*key, *names], rows))
     cursor.execute(
         f"INSERT INTO {_table(model)} ({', '.join(columns)})"  # noqa: S608 - model metadata only
-        f" SELECT {', '.join(columns)} FROM {stage} ORDER BY {columns[0]}"
-        f" ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
-        f" RETURNING {columns[0]}, {connection.ops.quote_name(model._meta.pk.column)}"
+        f" SELECT {', '.join(columns)} FROM {stage} ORDER BY {keys}"
+        f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        f" RETURNING {keys}, {connection.ops.quote_name(model._meta.pk.column)}"
     )
-    return dict(cursor.fetchall())
+    if len(key) == 1:
+        return dict(cursor.fetchall())
+    return {tuple(row[:-1]): row[-1] for row in cursor.fetchall()}
 
 
 def _upsert_sessions(cursor: Any, derived: dict[str, Derived], now: datetime) -> dict[str, int]:
@@ -389,18 +400,19 @@ def _upsert_sessions(cursor: Any, derived: dict[str, Derived], now: datetime) ->
         values = [getattr(session, name) for name in SESSION_FIELDS]
         values[SESSION_FIELDS.index("anomalies")] = _jsonb(tuple(session.anomalies))
         rows.append([session_id, *values, _rollup_at(result), now])
-    return _upsert(cursor, Session, "session_id", [*SESSION_FIELDS, "rollup_at", "updated_at"], rows)
+    return _upsert(cursor, Session, ("session_id",), [*SESSION_FIELDS, "rollup_at", "updated_at"], rows)
 
 
-def _upsert_legs(cursor: Any, derived: dict[str, Derived], session_pks: dict[str, int]) -> dict[str, int]:
+def _upsert_legs(cursor: Any, derived: dict[str, Derived], session_pks: dict[str, int]) -> dict[tuple[int, str], int]:
+    """Legs are keyed by (session, callId): one callId in two sessions is two legs (issue 9)."""
     rows = [
-        [leg.call_id, session_pks[session_id], *(getattr(leg, name) for name in LEG_FIELDS)]
+        [session_pks[session_id], leg.call_id, *(getattr(leg, name) for name in LEG_FIELDS)]
         for session_id, result in derived.items()
         for leg in result.legs
     ]
     if not rows:
         return {}
-    return _upsert(cursor, CallLeg, "call_id", ["session", *LEG_FIELDS], rows)
+    return _upsert(cursor, CallLeg, ("session", "call_id"), LEG_FIELDS, rows)
 
 
 # An account-level event (VNU …) has no session: its classification is the empty verdict.
@@ -412,7 +424,7 @@ def _write_verdicts(
     batch: dict[int, StoredEvent],
     derived: dict[str, Derived],
     session_pks: dict[str, int],
-    leg_pks: dict[str, int],
+    leg_pks: dict[tuple[int, str], int],
     now: datetime,
 ) -> None:
     if not batch:
@@ -423,7 +435,7 @@ def _write_verdicts(
         if session_id:
             v = derived[session_id].verdicts[event_id]
             rows.append([
-                event_id, session_pks[session_id], leg_pks.get(v.call_id), stored.time,
+                event_id, session_pks[session_id], leg_pks.get((session_pks[session_id], v.call_id)), stored.time,
                 v.call_status, v.sip_code, v.sip_code_raw, v.sip_class, v.is_final, v.outcome_group,
                 v.retry_advice, v.responsibility, _jsonb(v.troubleshooting_ids), _jsonb(v.anomalies), now,
             ])  # fmt: skip

@@ -33,7 +33,9 @@ ANOMALY_LABELS: dict[str, str] = {
     "status_contradicts_codes": "Session status contradicts the legs' SIP codes",
     "missing_summary": "No session summary (VSS) received yet",
     "out_of_order": "Events arrived out of order",
-    "duplicate_delivery": "Duplicate deliveries received",
+    # Not "duplicate from 8x8": a webhook whose answer was lost (receiver restarted, network) is
+    # rightly retried, and sipdesk cannot tell that from a true re-send (issue 9).
+    "duplicate_delivery": "Delivered more than once (8x8 retried or re-sent)",
     "unknown_enum_value": "Unknown status or enum value",
     "summary_revised": "Summary revised: 8x8 sent a different session summary later (the latest is shown)",
     "recording_failed": "Call recording failed (processing, upload or callback; VRU)",

@@ -1,4 +1,6 @@
-"""ASGI entry point of the webhook receiver: ``gunicorn config.receiver:application -k asgi``.
+"""ASGI entry point of the webhook receiver.
+
+``gunicorn config.receiver:application -k config.receiver_worker.ReceiverWorker``.
 
 The dashboard runs on config.wsgi; this process only receives webhooks (webhooks/asgi.py).
 """

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.RefuseNulParameters",  # issue 9: a NUL in a parameter is 400, never a DataError
     # Last, as django-axes asks: it turns a lockout raised during authentication into the answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -222,9 +223,16 @@ if env_bool("SIPDESK_TRUST_X_FORWARDED_FOR", False) and not SIPDESK_TRUSTED_PROX
 SIPDESK_WEBHOOK_PUBLIC_URL = env_url("SIPDESK_WEBHOOK_PUBLIC_URL")
 SIPDESK_WEBHOOK_MAX_BYTES = env_int("SIPDESK_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
 SIPDESK_WEBHOOK_MAX_DEPTH = env_int("SIPDESK_WEBHOOK_MAX_DEPTH", 32, minimum=4, maximum=512)
+# The receiver answers 408 and closes a connection whose request headers (from connecting) or body
+# (from the headers) take longer than this: slow clients cannot hold connections open.
+SIPDESK_RECEIVER_HEADER_TIMEOUT_SECONDS = env_int("SIPDESK_RECEIVER_HEADER_TIMEOUT_SECONDS", 10, minimum=1)
+SIPDESK_RECEIVER_BODY_TIMEOUT_SECONDS = env_int("SIPDESK_RECEIVER_BODY_TIMEOUT_SECONDS", 10, minimum=1)
 # Rows still pending after this many seconds are re-enqueued by the periodic sweep.
 SIPDESK_SWEEP_AFTER_SECONDS = env_int("SIPDESK_SWEEP_AFTER_SECONDS", 30, minimum=1)
 SIPDESK_CLASSIFY_BATCH_SIZE = env_int("SIPDESK_CLASSIFY_BATCH_SIZE", 2000, minimum=1, maximum=10000)
+# A queue whose oldest pending event has waited longer than this is stuck: the overview's health
+# strip shows it red and the dashboard's /healthz answers 503.
+SIPDESK_PENDING_AGE_LIMIT_SECONDS = env_int("SIPDESK_PENDING_AGE_LIMIT_SECONDS", 300, minimum=1)
 # A session with no summary this long after its last event is flagged.
 SIPDESK_MISSING_SUMMARY_MINUTES = env_int("SIPDESK_MISSING_SUMMARY_MINUTES", 15, minimum=1)
 # When set, /metrics requires "Authorization: Bearer <token>" (Prometheus' bearer_token).

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, DateTimeField, DurationField, Exists, F, Func, OuterRef, Prefetch, Q, Sum, Value
 from django.utils import timezone
@@ -101,18 +102,31 @@ def _cursor(ts: datetime, pk: int) -> str:
     return f"{ts.isoformat()}_{pk}"
 
 
+_BIGINT = 2**63 - 1
+# A day from the calendar's edges: room for the feed's few seconds of overlap.
+_EARLIEST = datetime.min.replace(tzinfo=timezone.UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=timezone.UTC) - timedelta(days=1)
+
+
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
-    """ "<iso time>_<id>" -> (time, id); anything malformed is ignored (first page)."""
+    """ "<iso time>_<id>" -> (time, id); anything malformed is ignored (first page).
+
+    Malformed includes a time at the edge of the calendar ("0001-01-01T00:00:00+14:00" is before
+    year 1 in UTC) and an id PostgreSQL's bigint cannot hold: both raised deep in a query (a 500).
+    """
     if not value or "_" not in value:
         return None
     stamp, _, pk = value.rpartition("_")
     try:
         moment = datetime.fromisoformat(stamp)
         number = int(pk)
-    except ValueError:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, timezone.UTC)
+        moment = moment.astimezone(timezone.UTC)
+    except (ValueError, OverflowError):
         return None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)
+    if not _EARLIEST <= moment <= _LATEST or not -_BIGINT <= number <= _BIGINT:
+        return None
     return moment, number
 
 
@@ -321,11 +335,18 @@ class Health:
     duplicates: int
     refusals: int
     refusals_by_reason: dict[str, int]
+    oldest_pending_age_seconds: float = 0.0
+    pending_age_limit_seconds: int = 0
+
+    @property
+    def queue_stuck(self) -> bool:
+        return self.oldest_pending_age_seconds > self.pending_age_limit_seconds
 
 
 def receiver_health(window: Window) -> Health:
     last = RawEvent.objects.order_by("-received_at").values_list("received_at", flat=True).first()
-    pending = RawEvent.objects.filter(state=EventState.PENDING).count()
+    backlog = pending_backlog()
+    pending = backlog["pending"]
     failed = RawEvent.objects.filter(state=EventState.FAILED, received_at__gte=window.start).count()
     tallies = ReceiverTally.objects.filter(minute__gte=window.start.replace(second=0, microsecond=0)).values(
         "outcome", "reason"
@@ -337,7 +358,10 @@ def receiver_health(window: Window) -> Health:
         elif row["outcome"] == "refused":
             refusals += row["n"]
             by_reason[row["reason"] or "unspecified"] = by_reason.get(row["reason"] or "unspecified", 0) + row["n"]
-    return Health(last, pending, failed, duplicates, refusals, by_reason)
+    return Health(
+        last, pending, failed, duplicates, refusals, by_reason,
+        backlog["oldest_pending_age_seconds"], backlog["pending_age_limit_seconds"],
+    )  # fmt: skip
 
 
 # --- session rows (feed, list, CSV) ------------------------------------------------------------
@@ -633,10 +657,16 @@ class SessionDetail:
     guidance: Guidance | None
 
 
-def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | None:
-    session = Session.objects.filter(session_id=session_id).first()
+def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None = None) -> SessionDetail | None:
+    """A session by its 8x8 session id, or by primary key when ``pk`` is given."""
+    session = (
+        Session.objects.filter(pk=pk).first()
+        if pk is not None
+        else Session.objects.filter(session_id=session_id).first()
+    )
     if session is None:
         return None
+    session_id = session.session_id
     legs = list(session.legs.all())
     events = list(
         RawEvent.objects.filter(session_id=session_id)
@@ -696,6 +726,13 @@ def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | No
         )
     )
     anomalies = [(slug, labels.get(slug, slug.replace("_", " "))) for slug in session.anomalies or []]
+    repeated = [e.raw.deliveries for e in timeline if e.raw.deliveries > 1]
+    if repeated:  # counted, not judged: how many events came more than once, and how often
+        anomalies = [
+            (slug, f"{label}: {len(repeated)} event(s) delivered {sum(repeated)} times in all")
+            if slug == "duplicate_delivery" else (slug, label)
+            for slug, label in anomalies
+        ]  # fmt: skip
     troubleshooting_ids = {
         tid for e in timeline if e.classification for tid in e.classification.troubleshooting_ids or []
     }
@@ -885,13 +922,14 @@ def reference(q: str) -> dict[str, Any]:
     statuses, leg_statuses, classes = SessionStatus.objects.all(), LegStatus.objects.all(), SipClass.objects.all()
     if q:
         text = Q(reason_phrase__icontains=q) | Q(description__icontains=q) | Q(explanation__icontains=q)
-        codes = codes.filter(text | Q(code=int(q)) if q.isdigit() and len(q) <= 4 else text)
+        # isascii(): "²" and "١٢٣" are digits to str.isdigit() but not to int() and the SIP code column.
+        codes = codes.filter(text | Q(code=int(q)) if q.isascii() and q.isdigit() and len(q) <= 4 else text)
         err_text = Q(message__icontains=q) | Q(guidance__icontains=q)
         errors = errors.filter(err_text | Q(code=int(q)) if _is_int(q) and len(q) <= 6 else err_text)
         statuses = statuses.filter(Q(code__icontains=q) | Q(description__icontains=q))
         leg_statuses = leg_statuses.filter(Q(code__icontains=q) | Q(description__icontains=q))
         class_text = Q(name__icontains=q) | Q(meaning__icontains=q)
-        if q[:1].isdigit():  # "486" or "4xx" also shows class 4
+        if q[:1].isascii() and q[:1].isdigit():  # "486" or "4xx" also shows class 4
             class_text |= Q(digit=int(q[0]))
         classes = classes.filter(class_text)
     return {
@@ -916,11 +954,24 @@ def database_ok() -> tuple[bool, str]:
 
 
 def pending_backlog() -> dict[str, Any]:
+    """How many events wait for classification, and how long the queue's head has waited.
+
+    The head is the lowest pending id, the one the classifier claims first (one row from the
+    partial index rawevent_pending_idx, however long the queue). It has waited since it was
+    received or, when a repeat delivery sent a classified event back (processed_at set), since
+    that delivery: an old event re-sent today is not a stuck queue.
+    """
     pending = RawEvent.objects.filter(state=EventState.PENDING)
-    oldest = pending.order_by("id").values_list("received_at", flat=True).first()
+    head = pending.order_by("id").values_list("received_at", "last_delivered_at", "processed_at").first()
+    age = 0.0
+    if head:
+        received_at, last_delivered_at, processed_at = head
+        since = last_delivered_at if processed_at else received_at
+        age = max(0.0, round((timezone.now() - since).total_seconds(), 3))
     return {
         "pending": pending.count(),
-        "oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 3) if oldest else 0.0,
+        "oldest_pending_age_seconds": age,
+        "pending_age_limit_seconds": settings.SIPDESK_PENDING_AGE_LIMIT_SECONDS,
     }
 
 

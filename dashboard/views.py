@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.encoding import escape_uri_path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -180,14 +181,16 @@ def sessions_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def session(request: HttpRequest, session_id: str) -> HttpResponse:
-    detail = queries.session_detail(session_id, full_numbers=_full_numbers(request))
+def session(request: HttpRequest, session_id: str | None = None, pk: int | None = None) -> HttpResponse:
+    """One session by its 8x8 session id, or by primary key (dashboard.links.session_url)."""
+    detail = queries.session_detail(session_id, pk=pk, full_numbers=_full_numbers(request))
     if detail is None:
         raise Http404("No such session")
+    # Escaped: a session id may hold '?', '#' or '%', which the decoded request.path keeps as they are.
     context = {
         "d": detail,
         "s": detail.session,
-        "permalink": request.build_absolute_uri(request.path),
+        "permalink": request.build_absolute_uri(escape_uri_path(request.path)),
         "can_add_rule": request.user.has_perm("products.add_productrule"),
         "add_rule_url": product_queries.add_rule_url(detail.session.sub_account_id),
     }
@@ -252,17 +255,25 @@ def reference(request: HttpRequest) -> HttpResponse:
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers: database and broker reachable, and the pending backlog."""
+    """Liveness for load balancers: database and broker reachable, and a queue that moves (503 when
+    the oldest pending event has waited past SIPDESK_PENDING_AGE_LIMIT_SECONDS)."""
     db_ok, db_detail = queries.database_ok()
     broker_ok, broker_detail = _broker_ok()
     body: dict[str, Any] = {
-        "status": "ok" if db_ok and broker_ok else "unavailable",
+        "status": "unavailable",
         "database": db_detail,
         "broker": broker_detail,
     }
+    queue_ok = True
     if db_ok:
-        body.update(queries.pending_backlog())
-    return JsonResponse(body, status=200 if db_ok and broker_ok else 503)
+        backlog = queries.pending_backlog()
+        body.update(backlog)
+        # A stuck queue (issue 9): events are stored but nothing gets classified.
+        queue_ok = backlog["oldest_pending_age_seconds"] <= backlog["pending_age_limit_seconds"]
+        body["queue"] = "ok" if queue_ok else "stuck: the oldest pending event is older than the limit"
+    healthy = db_ok and broker_ok and queue_ok
+    body["status"] = "ok" if healthy else "unavailable"
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 def _broker_ok() -> tuple[bool, str]:
@@ -313,7 +324,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         "# HELP sipdesk_events_pending Raw events waiting for classification.",
         "# TYPE sipdesk_events_pending gauge",
         f"sipdesk_events_pending {m['pending']}",
-        "# HELP sipdesk_classification_lag_seconds Age of the oldest pending event (0 when none).",
+        "# HELP sipdesk_classification_lag_seconds Age of the oldest pending event (0 when none); alert past"
+        " SIPDESK_PENDING_AGE_LIMIT_SECONDS.",
         "# TYPE sipdesk_classification_lag_seconds gauge",
         f"sipdesk_classification_lag_seconds {m['lag']}",
         "# HELP sipdesk_sessions_in_progress Sessions without a summary yet.",

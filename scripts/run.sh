@@ -34,7 +34,7 @@ if [ "$SIPDESK_TASKS_EAGER" = "0" ]; then
     pids+=($!)
 fi
 
-.venv/bin/gunicorn config.receiver:application --worker-class asgi --workers 1 \
+.venv/bin/gunicorn config.receiver:application --worker-class config.receiver_worker.ReceiverWorker --workers 1 \
     --bind "${BIND}:${RECEIVER_PORT}" --log-level warning --no-control-socket &
 pids+=($!)
 # The empty pages tell you to register this URL with 8x8.

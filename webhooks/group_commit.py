@@ -11,7 +11,9 @@ overhead over many webhooks (bench/INGEST.md has the figures).
 The answers are the same as ``webhooks.ingest.ingest``'s: "stored" for the first delivery of a
 key, "duplicate" (and ``deliveries`` bumped, a processed row sent back to the queue) for the
 rest — also for repeats inside one batch — 400 "unstorable_json" for the one body PostgreSQL
-refuses (the others in its batch are stored), 503 when the database cannot be reached.
+refuses (the batch is halved until it is alone, so the others in its batch are stored), 503
+when the database cannot be reached. Values PostgreSQL cannot store at all (NUL, unpaired
+surrogates) are refused before they get here (webhooks.ingest.unstorable_value).
 Duplicate and refusal tallies are counted in memory and written at most once a second.
 """
 
@@ -198,13 +200,19 @@ class GroupCommitWriter:
         try:
             events = [keys[key].waiting[0].event for key in ordered]
             rows = await self._execute(batch_insert_sql(len(events)), batch_insert_params(events))
-        except psycopg.DataError as exc:
-            # The statement failed as a whole (nothing was written): store the events one by one.
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise  # the database is out of reach: every request in the batch may be retried
+        except (psycopg.Error, ValueError) as exc:
+            # The statement failed as a whole (nothing was written), for a reason of its own or of
+            # one event's (a value psycopg or PostgreSQL refuses: ValueError covers psycopg's
+            # client-side encoding errors). Halve the batch until the culprit is alone, so only it
+            # is refused and its neighbours are stored: log2(batch) extra statements per culprit.
             if len(ordered) == 1:
-                keys[ordered[0]].refusal = unstorable(exc)
+                keys[ordered[0]].refusal = _refusal_for(exc)
             else:
-                for key in ordered:
-                    await self._insert({key: keys[key]})
+                middle = len(ordered) // 2
+                for half in (ordered[:middle], ordered[middle:]):
+                    await self._insert({key: keys[key] for key in half})
             return
         for row_id, key in rows:
             keys[key].stored_id = row_id
@@ -259,6 +267,14 @@ class GroupCommitWriter:
         if now - self._last_warning > _WARN_EVERY:
             self._last_warning = now
             log.warning(message)
+
+
+def _refusal_for(exc: BaseException) -> IngestResult:
+    """The answer for one event its own INSERT could not store."""
+    if isinstance(exc, psycopg.DataError | ValueError):
+        return unstorable(exc)  # 400: the body itself cannot be stored; a retry would fail the same way
+    log.error("a webhook could not be stored: %s", exc)
+    return database_error(exc)  # 503: maybe passing (a deadlock, a lock timeout); 8x8 retries
 
 
 def _answer(waiting: _Waiting, result: IngestResult) -> None:

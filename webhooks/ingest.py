@@ -114,6 +114,62 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# --- values PostgreSQL cannot store --------------------------------------------------------
+
+# Only a JSON escape can put a NUL or a lone surrogate into a decoded string (raw NUL bytes are
+# invalid JSON, and UTF-8 cannot encode a surrogate), so a body without "\\u0000" or a surrogate
+# escape is skipped without walking it: every real 8x8 body.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
+
+
+def _bad_text(value: str) -> str:
+    """Why PostgreSQL cannot store this text ("" when it can)."""
+    if "\x00" in value:
+        return "a NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "an unpaired surrogate escape"
+    return ""
+
+
+def _find_unstorable(value: Any, path: str) -> tuple[str, str] | None:
+    """(field path, problem) of the first key or string PostgreSQL's text and jsonb refuse."""
+    if isinstance(value, str):
+        problem = _bad_text(value)
+        return (path or "body", problem) if problem else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            problem = _bad_text(key)
+            if problem:
+                return (f"{path or 'body'} key {ascii(key)[:80]}", problem)
+            found = _find_unstorable(item, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_unstorable(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def unstorable_value(raw: bytes, body: dict[str, Any]) -> IngestResult | None:
+    """400 naming the field whose value PostgreSQL cannot store (NUL, unpaired surrogate), else None.
+
+    Checked before a body joins a group commit: one such value in a shared INSERT used to fail
+    every webhook stored with it. The field is named with ascii() so the answer is storable too.
+    """
+    if not _SUSPECT_ESCAPE.search(raw):
+        return None
+    found = _find_unstorable(body, "")
+    if found is None:
+        return None
+    field, problem = found
+    return _refused(400, "unstorable_value", f"{ascii(field)[1:-1][:120]} holds {problem}")
+
+
 def parse_body(raw: bytes) -> dict[str, Any] | IngestResult:
     """Decode and parse a body, or say precisely why it cannot be stored."""
     if not raw.strip():
@@ -130,7 +186,7 @@ def parse_body(raw: bytes) -> dict[str, Any] | IngestResult:
         return _refused(400, "invalid_json", str(exc)[:200])
     if not isinstance(value, dict):
         return _refused(400, "not_an_object", f"got a JSON {type(value).__name__}")
-    return value
+    return unstorable_value(raw, value) or value
 
 
 # --- reading ids -----------------------------------------------------------------------
@@ -374,7 +430,7 @@ def _store(event: PreparedEvent) -> IngestResult:
     except (OperationalError, InterfaceError) as exc:
         log.warning("database unavailable, answering 503: %s", exc)
         return DATABASE_UNAVAILABLE
-    except DataError as exc:
+    except (DataError, ValueError) as exc:  # ValueError: a value psycopg cannot encode (see unstorable_value)
         return unstorable(exc)
     except DatabaseError as exc:  # pragma: no cover - anything else from the database is still not a 500
         log.exception("unexpected database error while storing a webhook")

@@ -55,7 +55,9 @@ def dump(*, ignore_out_of_order: bool = False) -> dict:
         row["anomalies"] = anomalies(row["anomalies"])
         sessions.append(row)
     legs = []
-    for row in CallLeg.objects.order_by("call_id").values(*_fields(CallLeg, "id", "session"), "session__session_id"):
+    for row in CallLeg.objects.order_by("call_id", "session__session_id").values(
+        *_fields(CallLeg, "id", "session"), "session__session_id"
+    ):
         legs.append(row)
     verdicts = []
     for row in EventClassification.objects.order_by("event__dedupe_key").values(

@@ -130,6 +130,75 @@ def test_an_event_the_tables_still_cannot_hold_is_failed_alone_and_the_queue_mov
     assert Session.objects.get(session_id="another-session").legs.get().final_sip_code == 486
 
 
+def test_one_call_id_in_two_sessions_is_two_legs_and_does_not_freeze_the_queue():
+    """Issue 9 #1: two sessions' legs with one callId in one batch made every batch fail with
+    CardinalityViolation (ON CONFLICT cannot affect a row twice), and the queue stopped for good."""
+    store(vcs("CALL_INITIATED", "2026-01-13T08:26:58Z", sessionId="session-one"))
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=486, sessionId="session-two"))
+    for i in range(5):  # the normal traffic behind them
+        store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", call_id=f"call-{i}", sessionId=f"s-{i}"))
+
+    drain(batch_size=100)
+
+    assert set(RawEvent.objects.values_list("state", flat=True)) == {"processed"}
+    one, two = (Session.objects.get(session_id=s) for s in ("session-one", "session-two"))
+    assert one.legs.get().call_id == two.legs.get().call_id
+    assert (one.legs.get().status, two.legs.get().final_sip_code) == ("CALL_INITIATED", 486)
+    for session in (one, two):  # each verdict points at its own session's leg
+        assert {e.call_leg.session_id for e in session.events.all()} == {session.id}
+
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:25Z", sip=200, sessionId="session-one"))
+    drain()  # a later batch updates the right leg
+    assert Session.objects.get(session_id="session-one").legs.get().final_sip_code == 200
+    assert Session.objects.get(session_id="session-two").legs.get().final_sip_code == 486
+
+
+def test_any_non_transient_error_in_a_batch_fails_only_its_culprit_with_the_reason(monkeypatch):
+    """Issue 9: not only DataError/IntegrityError; whatever a batch raises that is not transient
+    (here a ProgrammingError, as CardinalityViolation is) sends it to the one-at-a-time path."""
+    from django.db import ProgrammingError
+
+    from classify import pipeline
+
+    real = pipeline.derive_session
+
+    def derive(session_id, *args, **kwargs):
+        if session_id == "poisoned":
+            raise ProgrammingError("ON CONFLICT DO UPDATE command cannot affect row a second time")
+        return real(session_id, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "derive_session", derive)
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=486, sessionId="innocent-1", call_id="c1"))
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=486, sessionId="poisoned", call_id="c2"))
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=486, sessionId="innocent-2", call_id="c3"))
+
+    drain(batch_size=100)
+
+    failed = RawEvent.objects.get(session_id="poisoned")
+    assert failed.state == "failed"
+    assert failed.last_error == (
+        "could not be stored: ProgrammingError: ON CONFLICT DO UPDATE command cannot affect row a second time"
+    )
+    assert set(RawEvent.objects.exclude(id=failed.id).values_list("state", flat=True)) == {"processed"}
+    assert Session.objects.filter(session_id__startswith="innocent").count() == 2
+
+
+def test_a_transient_error_leaves_the_batch_pending_for_a_retry(monkeypatch):
+    from django.db import OperationalError
+
+    from classify import pipeline
+
+    def derive(*args, **kwargs):
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(pipeline, "derive_session", derive)
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=486))
+
+    with pytest.raises(OperationalError):
+        process_pending()
+    assert RawEvent.objects.get().state == "pending"
+
+
 def test_a_summary_with_oddly_cased_keys_stays_with_its_session_when_later_events_arrive():
     summary = vss("BUSY")
     summary["payload"]["SessionId"] = summary["payload"].pop("sessionId")

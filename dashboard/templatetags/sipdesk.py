@@ -8,6 +8,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from dashboard import links
+
 register = template.Library()
 
 
@@ -22,6 +24,12 @@ def utc(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> SafeString |
         moment.strftime("%Y-%m-%d %H:%M:%S"),
         moment.strftime(fmt),
     )
+
+
+@register.simple_tag
+def session_url(session_id: str, pk: int) -> str:
+    """``{% session_url r.session_id r.id %}``: see dashboard.links.session_url."""
+    return links.session_url(session_id, pk)
 
 
 @register.filter

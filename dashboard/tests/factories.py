@@ -38,6 +38,7 @@ def make_session(
     country: str = "SG",
     anomalies: list[str] | None = None,
     legs: int = 1,
+    session_id: str | None = None,
     **extra: Any,
 ) -> Session:
     n = next(_seq)
@@ -51,7 +52,7 @@ def make_session(
     else:
         cause, kind = "", CauseKind.NONE
     session = Session.objects.create(
-        session_id=f"00000000-0000-4000-8000-{n:012d}",
+        session_id=f"00000000-0000-4000-8000-{n:012d}" if session_id is None else session_id,
         sub_account_id=sub_account,
         product=product,
         status=status,

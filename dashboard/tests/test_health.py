@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
@@ -72,3 +73,55 @@ def test_metrics_token_when_configured(client):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").status_code == 200
+
+
+def _pending(key: str, received_at, **extra) -> RawEvent:
+    return RawEvent.objects.create(
+        event_type="CALL_STATUS", dedupe_key=key, body={}, state="pending", received_at=received_at,
+        last_delivered_at=received_at, **extra,
+    )  # fmt: skip
+
+
+@override_settings(SIPDESK_PENDING_AGE_LIMIT_SECONDS=60)
+def test_a_stuck_queue_is_503_on_healthz_red_on_the_overview_and_a_gauge_in_metrics(client, support_client):
+    """Issue 9: 270 of 300 events stayed pending behind a batch that failed forever, and nothing said so."""
+    _pending("stuck", timezone.now() - timedelta(minutes=10))
+    _pending("fresh", timezone.now())
+
+    response = client.get("/healthz")
+    body = json.loads(response.content)
+    assert response.status_code == 503
+    assert (body["status"], body["database"], body["pending"]) == ("unavailable", "ok", 2)
+    assert body["queue"].startswith("stuck")
+    assert 599 < body["oldest_pending_age_seconds"] < 700
+
+    strip = re.search(
+        r'<span id="health-pending" class="([^"]*)"[^>]*>(.*?)</span>', support_client.get("/").content.decode()
+    )
+    assert strip.group(1) == "bad"
+    assert "oldest 10m 0" in strip.group(2)
+    assert "classification is stuck" in strip.group(2)
+
+    metrics = client.get("/metrics").content.decode()
+    assert 599 < float(re.search(r"^sipdesk_classification_lag_seconds (\S+)$", metrics, re.M).group(1)) < 700
+
+
+@override_settings(SIPDESK_PENDING_AGE_LIMIT_SECONDS=60)
+def test_a_moving_queue_is_healthy_and_only_amber(client, support_client):
+    _pending("fresh", timezone.now() - timedelta(seconds=5))
+
+    assert client.get("/healthz").status_code == 200
+    strip = re.search(r'<span id="health-pending" class="([^"]*)"', support_client.get("/").content.decode())
+    assert strip.group(1) == "warn"
+
+
+@override_settings(SIPDESK_PENDING_AGE_LIMIT_SECONDS=60)
+def test_an_old_event_sent_back_by_a_repeat_delivery_waits_since_that_delivery(client):
+    """A re-pended row keeps its old received_at; its wait began with the repeat delivery."""
+    old = timezone.now() - timedelta(days=3)
+    _pending("repended", old, processed_at=old + timedelta(seconds=1))
+    RawEvent.objects.filter(dedupe_key="repended").update(last_delivered_at=timezone.now())
+
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert json.loads(response.content)["oldest_pending_age_seconds"] < 60

@@ -79,7 +79,7 @@ def test_timeline_is_in_event_time_order_with_duplicates_and_out_of_order_marked
     assert [e.duplicate for e in detail.timeline] == [False, False, True]
     body = support_client.get(url(s)).content.decode()
     assert "out of order" in body
-    assert "delivered 3×" in body
+    assert "delivered 3 times (8x8 retried or re-sent)" in body
     assert "Events arrived out of order" in body  # the session's anomaly list
 
 
@@ -150,3 +150,18 @@ def test_a_summary_with_whole_seconds_is_not_flagged_out_of_order(support_client
     timeline = support_client.get(url(s)).context["d"].timeline
     assert [e.raw.event_type for e in timeline] == ["CALL_STATUS", "SESSION_SUMMARY"]
     assert [e.out_of_order for e in timeline] == [False, False]
+
+
+def test_repeat_deliveries_are_counted_and_never_called_duplicates_from_8x8(support_client):
+    """Issue 9 #7: a retry after a lost answer is a repeat delivery too; the page must not claim
+    8x8 sent a duplicate, only say how often each event arrived."""
+    s = make_session(status="BUSY", sip_code=486, anomalies=["duplicate_delivery"])
+    make_event(s, deliveries=2)
+    make_event(s, deliveries=3, call_status="CALL_INITIATED")
+    make_event(s)
+
+    body = support_client.get(url(s)).content.decode()
+
+    assert "Delivered more than once (8x8 retried or re-sent): 2 event(s) delivered 5 times in all" in body
+    assert body.count("(8x8 retried or re-sent)</span>") == 2
+    assert "uplicate" not in body.replace("duplicate_delivery", "")

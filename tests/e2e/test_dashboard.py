@@ -161,3 +161,16 @@ def test_screenshots_of_codes_troubleshooting_and_reference(page, login_as, supp
     expect(page).to_have_url(re.compile(r"q=busy"))
     expect(page.locator("#reference-results")).to_contain_text("Busy Here")
     screenshot(page, "reference")
+
+
+def test_sessions_with_ids_a_browser_would_rewrite_open_from_their_links(page, login_as, support_user):
+    """Issue 9 #3 in a real browser: Chromium resolves '..' and '.' path segments before sending the
+    request, so such ids are linked by primary key; ids with '/', '?', '#' or '%' keep their own URL."""
+    odd = ["a/../b", "..", "acme/42", "q?x=1#frag", "per%cent", "<b>bold</b>"]
+    for session_id in odd:
+        make_session(status="BUSY", sip_code=486, session_id=session_id)
+    login_as(page, support_user)
+    for session_id in odd:
+        page.goto("/sessions/?range=all")
+        page.locator("#results tbody tr", has_text=session_id[:13]).locator("a.mono").first.click()
+        expect(page.locator("h1")).to_contain_text(session_id)

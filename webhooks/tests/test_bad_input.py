@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.test import Client, override_settings
@@ -210,8 +211,9 @@ def test_an_invalid_content_length_is_400(client):
         (b"null", "not_an_object"),
         (b'{"a":' * 40 + b"1" + b"}" * 40, "too_deep"),
         (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
-        (b'{"a": "\\u0000"}', "unstorable_json"),
-        (b'{"a": "\\ud800"}', "unstorable_json"),
+        (b'{"a": "\\u0000"}', "unstorable_value"),
+        (b'{"a": "\\ud800"}', "unstorable_value"),
+        (b'{"a": ["x", {"\\udc00": 1}]}', "unstorable_value"),
     ],
 )
 def test_unusable_bodies_are_400_with_the_reason(client, body, reason):
@@ -247,3 +249,26 @@ def test_duplicates_are_tallied(client):
     post(client, VCS)
     post(client, VCS)
     assert ReceiverTally.objects.get(outcome="duplicate").count == 2
+
+
+@pytest.mark.parametrize("field", ["sessionId", "callId", "subAccountId", "eventId", "callStatus"])
+@pytest.mark.parametrize(("value", "problem"), [("\ud800", "unpaired surrogate"), ("a\u0000b", "NUL")])
+def test_a_value_postgresql_cannot_store_is_400_naming_the_field(client, field, value, problem):
+    """Issue 9 #2: refused before it joins a group commit (the receiver) or reaches the database
+    (the Django view answered 500), with the field named."""
+    body = json.loads(VCS)
+    body["payload"][field] = value
+    response = post(client, json.dumps(body).encode())
+
+    assert_refused(response, 400, "unstorable_value")
+    assert f"payload.{field} holds" in response.json()["detail"]
+    assert problem in response.json()["detail"]
+
+
+def test_paired_surrogate_escapes_are_an_ordinary_character_and_stored(client):
+    body = json.loads(VCS)
+    body["payload"]["note"] = "\U0001f600"
+    raw = json.dumps(body).encode()  # ensure_ascii: written as the escape pair "\\ud83d\\ude00"
+    assert b"\\ud83d" in raw
+    assert post(client, raw).status_code == 200
+    assert RawEvent.objects.get().body["payload"]["note"] == "\U0001f600"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -39,11 +40,13 @@ def test_one_batch_answers_stored_duplicate_and_refused_per_event():
     earlier = ingest(fixture_body("vss_ivr_completed"))  # stored before the batch
     unstorable = fixture_json("vcs_2025")
     unstorable["payload"]["eventId"] = "not-storable"
-    unstorable["payload"]["note"] = "\u0000"  # valid JSON, refused by jsonb
+    # prepare() refuses a NUL itself (webhooks.ingest.unstorable_value); this one slips past it, as
+    # anything else PostgreSQL refuses would, to show the batch still stores the others.
+    poisoned = dataclasses.replace(prepared(unstorable), body_text=json.dumps({**unstorable, "note": "\u0000"}))
     events = [
         prepared(fixture_body("vcs_2026")),
         prepared(fixture_body("vcs_2026")),  # a repeat inside the batch
-        prepared(unstorable),
+        poisoned,
         prepared(fixture_body("vca_ivr_flat_dtmf")),
         prepared(fixture_body("vss_ivr_completed")),
     ]
@@ -171,3 +174,23 @@ def terminate(backend_pid: int) -> None:
             cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
     finally:
         connection.close()  # the worker thread's own connection
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [{"session_id": "\ud800"}, {"call_id": "a\x00b"}, {"sub_account_id": "\udfff"}, {"dedupe_key": "k\x00"}],
+    ids=["surrogate-session", "nul-call", "surrogate-sub-account", "nul-key"],
+)
+def test_a_value_that_cannot_be_sent_fails_only_its_own_event_in_a_batch(poison):
+    """Issue 9 #2: an id psycopg cannot encode (it raises before PostgreSQL sees the statement) used
+    to answer 503 to every webhook of the batch; the batch is halved until the culprit is alone."""
+    innocent = [prepared({"eventType": "CALL_STATUS", "payload": {"eventId": f"e{i}", "sessionId": f"s{i}"}})
+                for i in range(9)]  # fmt: skip
+    culprit = dataclasses.replace(prepared({"eventType": "CALL_STATUS", "payload": {"eventId": "bad"}}), **poison)
+    events = [*innocent[:4], culprit, *innocent[4:]]
+
+    answers = asyncio.run(store_together(GroupCommitWriter(), events))
+
+    assert [a[:2] for a in answers] == [(200, "stored")] * 4 + [(400, "refused")] + [(200, "stored")] * 5
+    assert answers[4][3] == "unstorable_json"
+    assert RawEvent.objects.count() == 9
