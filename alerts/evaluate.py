@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from alerts import signals
@@ -32,6 +33,7 @@ from alerts.models import (
     Per,
     Status,
 )
+from products.models import OperationalStatus, VirtualNumber
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +249,22 @@ def backlog_age(now: datetime) -> Reading:
     return Reading("", age, 0)
 
 
+def unhealthy_numbers(rule: AlertRule) -> list[Reading]:
+    """Virtual numbers whose latest VNU said Unhealthy (products/models.py VirtualNumber), in the
+    rule's sub-account or per sub-account; the reading's "sessions" is the numbers known there."""
+    numbers = VirtualNumber.objects.all()
+    if rule.sub_account:
+        numbers = numbers.filter(sub_account_id=rule.sub_account)
+    rows = numbers.values("sub_account_id").annotate(
+        known=Count("id"), unhealthy=Count("id", filter=Q(operational_status=OperationalStatus.UNHEALTHY))
+    )
+    if not rule.per:
+        known = sum(r["known"] for r in rows)
+        unhealthy = sum(r["unhealthy"] for r in rows)
+        return [Reading("", float(unhealthy), known) if known else Reading("", None, 0, Status.NO_DATA)]
+    return [Reading(r["sub_account_id"], float(r["unhealthy"]), r["known"]) for r in rows if r["sub_account_id"]]
+
+
 def top_causes(rule: AlertRule, key: str, window: Window, limit: int = 3) -> list[list[Any]]:
     """The commonest primary causes (SIP code, else 8x8 error code, else status) of the
     sessions that did not answer, in the rule's scope and key."""
@@ -330,7 +348,7 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
 
         by_window: dict[int, list[AlertRule]] = {}
         for rule in rules:
-            if rule.metric != Metric.BACKLOG_AGE:
+            if rule.metric not in Metric.not_from_rollups():
                 by_window.setdefault(rule.window_minutes, []).append(rule)
         rows: dict[int, dict[str, tuple[int, int, int]]] = {}
         for members in by_window.values():
@@ -344,6 +362,8 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
             if rule.metric == Metric.BACKLOG_AGE:
                 backlog = backlog or backlog_age(now)
                 readings = [backlog]
+            elif rule.metric == Metric.UNHEALTHY_NUMBERS:
+                readings = unhealthy_numbers(rule)
             else:
                 known = keys_by_rule.get(rule.id, set())
                 if rule.metric == Metric.VOLUME and rule.per and not known:
@@ -428,7 +448,7 @@ def _apply(
 
 
 def _causes(rule: AlertRule, key: str, window: Window) -> list[list[Any]]:
-    return [] if rule.metric == Metric.BACKLOG_AGE else top_causes(rule, key, window)
+    return [] if rule.metric in Metric.not_from_rollups() else top_causes(rule, key, window)
 
 
 def _event(

@@ -37,6 +37,10 @@ def validate_rule(data: dict[str, Any], add_error: Any) -> dict[str, Any]:
         add_error("error_code", "This metric watches one 8x8 error code: give it.")
     if metric == Metric.BACKLOG_AGE and data.get("per"):
         add_error("per", "The backlog is one queue: it has no per-value states.")
+    if metric == Metric.UNHEALTHY_NUMBERS and data.get("per") not in ("", None, "sub_account"):
+        add_error("per", "Virtual numbers belong to sub-accounts: per sub-account or none.")
+    if metric == Metric.UNHEALTHY_NUMBERS and any(data.get(k) for k in ("product", "country", "direction")):
+        add_error("metric", "Unhealthy numbers can be scoped to a sub-account only.")
     return data
 
 

@@ -25,6 +25,12 @@ class Metric(models.TextChoices):
     ANSWER_RATE = "answer_rate", "Answer rate"
     VOLUME = "volume", "Session volume"
     BACKLOG_AGE = "backlog_age", "Classification backlog age (s)"
+    UNHEALTHY_NUMBERS = "unhealthy_numbers", "Unhealthy virtual numbers"
+
+    @classmethod
+    def not_from_rollups(cls) -> set[str]:
+        """Metrics read from elsewhere than the session rollups: no sessions, no sessions link."""
+        return {cls.BACKLOG_AGE, cls.UNHEALTHY_NUMBERS}
 
     @classmethod
     def shares(cls) -> set[str]:

@@ -92,13 +92,15 @@ def compose(rule: AlertRule, event: AlertEvent, kind: str) -> tuple[str, str]:
     lines = [
         f"{rule.describe()}",
         f"Value: {value} ({threshold})",
-        f"Sessions counted: {event.sessions}" if rule.metric != Metric.BACKLOG_AGE else "",
+        f"Sessions counted: {event.sessions}" if rule.metric not in Metric.not_from_rollups() else "",
         f"Window: {window_label(rule.window_minutes)} ({window})" if window else "",
         f"Scope: {scope}",
     ]
     if event.causes:
         lines.append("Top causes: " + ", ".join(f"{cause} ×{n}" for cause, n in event.causes))
-    if rule.metric != Metric.BACKLOG_AGE:
+    if rule.metric == Metric.UNHEALTHY_NUMBERS:
+        lines.append(f"Numbers: {settings.SIPDESK_DASHBOARD_URL.rstrip('/')}{reverse('products:products')}")
+    elif rule.metric != Metric.BACKLOG_AGE:
         lines.append(f"Sessions: {sessions_link(rule, event)}")
     lines.append(f"Alerts: {settings.SIPDESK_DASHBOARD_URL.rstrip('/')}{reverse('alerts:index')}")
     return title[:250], "\n".join(line for line in lines if line)

@@ -259,3 +259,32 @@ def test_per_country_states_within_a_sub_account_scope():
         "IN": (Status.FIRING, 1.0),
         "SG": (Status.OK, 0.0),
     }
+
+
+def test_the_unhealthy_numbers_rule_fires_per_sub_account_from_the_latest_vnu_status():
+    from products.models import VirtualNumber
+
+    hook = channel()
+    r = rule("numbers", metric="unhealthy_numbers", per="sub_account", threshold=0, min_sessions=0, channels=[hook])
+    VirtualNumber.objects.create(sub_account_id="acme_sg", msisdn="+6560000001", operational_status="Healthy")
+    sick = VirtualNumber.objects.create(sub_account_id="acme_sg", msisdn="+6560000002", operational_status="Unhealthy")
+    VirtualNumber.objects.create(sub_account_id="beta_ph", msisdn="+6320000001", operational_status="Healthy")
+    evaluate_all(now=NOW)
+    assert state(r, "acme_sg").status == Status.FIRING
+    assert (state(r, "acme_sg").value, state(r, "acme_sg").sessions) == (1, 2)
+    assert state(r, "beta_ph").status == Status.OK
+    fired = Notification.objects.get(kind="fired")
+    assert "Unhealthy virtual numbers" in fired.body
+    assert "/products/" in fired.body
+    assert "Sessions counted" not in fired.body
+
+    sick.operational_status = "Healthy"
+    sick.save()
+    evaluate_all(now=NOW + timedelta(minutes=1))
+    assert state(r, "acme_sg").status == Status.RESOLVED
+
+
+def test_an_unhealthy_numbers_rule_without_numbers_is_no_data():
+    r = rule("numbers", metric="unhealthy_numbers", threshold=0, min_sessions=0)
+    evaluate_all(now=NOW)
+    assert state(r).status == Status.NO_DATA
