@@ -9,5 +9,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("webhooks/", include("webhooks.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("notes/", include("notes.urls")),
     path("", include("dashboard.urls")),
 ]
