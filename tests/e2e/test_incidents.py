@@ -97,3 +97,18 @@ def test_a_session_page_links_its_incident_and_takes_a_note(page, live_server, l
     expect(page.locator("#notes")).to_contain_text("Told the customer we are on it")
     page.locator("#more-like-this").click()
     expect(page.locator("#results tbody tr")).to_have_count(10)
+
+
+def test_a_half_typed_note_survives_the_live_refresh_of_an_in_progress_session(
+    page, live_server, login_as, support_user, wait_for_htmx
+):
+    from dashboard.tests.factories import make_session
+
+    s = make_session(status="IN_PROGRESS")
+    login_as(page, support_user)
+    page.goto(f"/sessions/{s.session_id}/")
+    page.locator("#session-note").fill("Half a thought")
+    with page.expect_response(lambda r: f"/sessions/{s.session_id}/" in r.url and r.request.headers.get("hx-request")):
+        pass  # the page's own 3 s poll
+    wait_for_htmx(page)
+    expect(page.locator("#session-note")).to_have_value("Half a thought")
