@@ -118,7 +118,11 @@ def start_job(request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("incidents.view_incident"):
             raise Http404
         incident = get_object_or_404(Incident, pk=int(request.POST["incident"]))
-    query = {k: v for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "incident", "numbers", "format")}
+    query = {
+        k[:40]: v[:200]
+        for k, v in request.POST.items()
+        if k not in ("csrfmiddlewaretoken", "incident", "numbers", "format") and "\x00" not in k + v
+    }  # only the sessions filter's own fields matter (SessionFilterForm); jsonb refuses NUL
     job = BundleJob.objects.create(
         owner=request.user,
         incident=incident,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 
@@ -267,7 +267,11 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> int:
             for session in rows:
                 groups[fp_mod.for_session(session)].append(session.start_time)
             for fp, starts in groups.items():
-                touch(fp, starts, at, threshold)
+                try:
+                    with transaction.atomic():  # a savepoint: one bad group never stalls the cursor
+                        touch(fp, starts, at, threshold)
+                except DatabaseError:
+                    log.exception("incident grouping failed for %s; skipped", fp)
             expire_ignores(at)
             if rows:
                 after = (rows[-1].updated_at, rows[-1].id)

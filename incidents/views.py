@@ -128,8 +128,15 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         elif action == "reopen":
             workflow.reopen(incident, request.user)
         elif action == "assign":
-            assignee_id = _int_or_none(post.get("assignee", ""))
-            assignee = get_user_model().objects.filter(pk=assignee_id, is_active=True).first() if assignee_id else None
+            raw = post.get("assignee", "").strip()
+            assignee = None
+            if raw:
+                assignee_id = _int_or_none(raw)
+                assignee = (
+                    get_user_model().objects.filter(pk=assignee_id, is_active=True).first() if assignee_id else None
+                )
+                if assignee is None:
+                    raise workflow.TransitionError("No such user to assign.")
             workflow.assign(incident, request.user, assignee)
         elif action == "ticket":
             workflow.set_ticket(incident, request.user, post.get("ticket", ""))

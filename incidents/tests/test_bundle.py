@@ -145,3 +145,11 @@ def test_someone_elses_job_is_not_found(client, support_user, manager_user):
     client.force_login(support_user)
     assert client.get(reverse("incidents:bundle_job", args=[job.pk])).status_code == 404
     assert client.get(reverse("incidents:bundle_job_download", args=[job.pk])).status_code == 404
+
+
+def test_a_job_request_with_nul_bytes_is_stored_without_them(client, support_user):
+    client.force_login(support_user)
+    client.post(reverse("incidents:start_bundle_job"), {"sub_account": "a\x00b", "range": "24h", "x" * 100: "y" * 1000})
+    job = BundleJob.objects.get()
+    assert "sub_account" not in job.query
+    assert job.query["range"] == "24h"

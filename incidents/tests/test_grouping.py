@@ -159,3 +159,20 @@ def test_hostile_values_in_the_fingerprint():
     grouping.run()
     incident = Incident.objects.get()
     assert incident.sessions_count == 10
+
+
+def test_one_failing_group_does_not_stall_the_others(monkeypatch):
+    from django.db import DataError
+
+    failures(10, sip_code=503)
+    failures(10, sip_code=404)
+    real_touch = grouping.touch
+
+    def touch(fp, *args, **kwargs):
+        if fp.cause == "503":
+            raise DataError("simulated")
+        return real_touch(fp, *args, **kwargs)
+
+    monkeypatch.setattr(grouping, "touch", touch)
+    assert grouping.run() == 20
+    assert list(Incident.objects.values_list("cause", flat=True)) == ["404"]

@@ -150,3 +150,18 @@ def test_more_like_this_and_its_sessions_point_at_the_same_sessions(client, supp
     its = html.unescape(re.search(r'href="([^"]+)" id="incident-sessions"', detail).group(1))
     listed = client.get(its).content.decode()
     assert listed.count('class="mono" href="/sessions/') == 10
+
+
+def test_assigning_someone_who_does_not_exist_changes_nothing(client, manager_user, support_user, incident):
+    workflow.assign(incident, manager_user, support_user)
+    client.force_login(manager_user)
+    for value in ("999999", "abc", "1" * 50):
+        response = client.post(
+            reverse("incidents:action", args=[incident.pk, "assign"]), {"assignee": value}, follow=True
+        )
+        assert "No such user" in response.content.decode()
+    incident.refresh_from_db()
+    assert incident.assignee == support_user
+    client.post(reverse("incidents:action", args=[incident.pk, "assign"]), {"assignee": ""})
+    incident.refresh_from_db()
+    assert incident.assignee is None
