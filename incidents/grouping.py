@@ -226,20 +226,25 @@ def _cursor(now: datetime, threshold: Threshold) -> GroupingCursor | None:
 
 
 def run(now: datetime | None = None, *, batch: int = BATCH) -> int:
-    """Read sessions changed since the cursor, batch by batch; returns how many were read."""
+    """Read sessions changed since the cursor, batch by batch; returns how many were read.
+
+    Caught up, a read starts OVERLAP before the cursor. Behind (the last batch was full, e.g.
+    after a reclassify), it continues on the keyset (updated_at, id) where it stopped, so any
+    number of rows sharing one stamp is read once and the job always moves forward."""
     threshold = Threshold.from_settings()
     read = 0
-    after: tuple[datetime, int] | None = None
+    after: tuple[datetime, int] | None = None  # within a run, each batch continues the last one
     for _ in range(MAX_BATCHES_PER_RUN):
         at = now or timezone.now()
         with transaction.atomic():
             cursor = _cursor(at, threshold)
             if cursor is None:
                 return read  # another runner holds it
-            if after is None:
+            if after is None and cursor.caught_up:
                 after_filter = Q(updated_at__gt=cursor.position - OVERLAP)
-            else:  # within one run: keyset, so a batch of rows sharing one stamp is never re-read
-                after_filter = Q(updated_at__gt=after[0]) | Q(updated_at=after[0], id__gt=after[1])
+            else:
+                stamp, pk = after or (cursor.position, cursor.last_id)
+                after_filter = Q(updated_at__gt=stamp) | Q(updated_at=stamp, id__gt=pk)
             rows = list(
                 fp_mod.candidates(Session.objects.filter(after_filter))
                 .only(
@@ -275,11 +280,13 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> int:
             expire_ignores(at)
             if rows:
                 after = (rows[-1].updated_at, rows[-1].id)
-                cursor.position = max(cursor.position, rows[-1].updated_at)
-            elif after is None:
+            if rows and after > (cursor.position, cursor.last_id):
+                cursor.position, cursor.last_id = after
+            elif not rows and cursor.caught_up:
                 # Nothing new: move up to now, minus the overlap that the next read adds back.
-                cursor.position = max(cursor.position, at - OVERLAP)
-            cursor.save(update_fields=["position"])
+                cursor.position, cursor.last_id = max(cursor.position, at - OVERLAP), 0
+            cursor.caught_up = len(rows) < batch
+            cursor.save(update_fields=["position", "last_id", "caught_up"])
         read += len(rows)
         if len(rows) < batch:
             break

@@ -131,6 +131,8 @@ class GroupingCursor(models.Model):
 
     name = models.CharField(max_length=32, primary_key=True)
     position = models.DateTimeField()
+    last_id = models.BigIntegerField(default=0)  # with position: the keyset where a full batch stopped
+    caught_up = models.BooleanField(default=True)  # the last read was not a full batch
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position:%Y-%m-%d %H:%M:%S}"

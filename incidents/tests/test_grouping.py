@@ -176,3 +176,19 @@ def test_one_failing_group_does_not_stall_the_others(monkeypatch):
     monkeypatch.setattr(grouping, "touch", touch)
     assert grouping.run() == 20
     assert list(Incident.objects.values_list("cause", flat=True)) == ["404"]
+
+
+def test_a_backlog_larger_than_a_run_sharing_one_stamp_is_read_once(monkeypatch):
+    """After a reclassify thousands of sessions can share one updated_at: the job must move on."""
+    monkeypatch.setattr(grouping, "MAX_BATCHES_PER_RUN", 1)
+    failures(12, sip_code=503)
+    failures(3, sip_code=404)
+    Session.objects.update(updated_at=timezone.now())
+    reads = [grouping.run(batch=5) for _ in range(4)]
+    assert reads == [5, 5, 5, 0]
+    assert sorted(Incident.objects.values_list("cause", "sessions_count")) == [("503", 12)]
+    # Caught up again: a later failure is read (with the few seconds of overlap before it).
+    failures(10, sip_code=404, minutes_ago=3)
+    for _ in range(6):
+        grouping.run(batch=5)
+    assert sorted(Incident.objects.values_list("cause", "sessions_count")) == [("404", 13), ("503", 12)]
