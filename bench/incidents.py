@@ -35,17 +35,16 @@ from incidents.models import GroupingCursor, Incident  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=200_000, help="stop after reading about this many")
-    parser.add_argument("--hours-back", type=int, default=48, help="wind the cursor back this far")
+    parser.add_argument("--hours-back", type=int, default=31 * 24, help="wind the cursor back this far")
     args = parser.parse_args()
     GroupingCursor.objects.update_or_create(
         name=grouping.CURSOR, defaults={"position": timezone.now() - timedelta(hours=args.hours_back)}
     )
     read, started, runs = 0, time.perf_counter(), 0
     while read < args.sessions:
-        taken = grouping.run()
+        read += grouping.run()
         runs += 1
-        read += taken
-        if taken == 0:
+        if GroupingCursor.objects.get(name=grouping.CURSOR).caught_up:
             break
     elapsed = time.perf_counter() - started
     print(f"{read:,} failing sessions read in {elapsed:.1f} s by {runs} run(s): {read / elapsed:,.0f} sessions/s")

@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -151,9 +152,16 @@ def _new_incident(fp: Fingerprint, first_seen: datetime, last_seen: datetime, **
         return None
 
 
-def touch(fp: Fingerprint, starts: list[datetime], now: datetime, threshold: Threshold) -> Incident | None:
-    """New sessions with this fingerprint arrived (their start times): open, update or regress."""
-    incident = Incident.objects.select_for_update().filter(fingerprint=fp.key).first()
+_LOOK_UP = object()
+
+
+def touch(
+    fp: Fingerprint, starts: list[datetime], now: datetime, threshold: Threshold, incident: Any = _LOOK_UP
+) -> Incident | None:
+    """New sessions with this fingerprint arrived (their start times): open, update or regress.
+    ``incident``: the fingerprint's incident, already locked, or None (run() reads them per batch)."""
+    if incident is _LOOK_UP:
+        incident = Incident.objects.select_for_update().filter(fingerprint=fp.key).first()
     if incident is None:
         if max(starts) < now - threshold.window:
             return None  # only old sessions (a reclassify): they cannot cross the threshold now
@@ -271,10 +279,20 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> int:
             groups: dict[Fingerprint, list[datetime]] = defaultdict(list)
             for session in rows:
                 groups[fp_mod.for_session(session)].append(session.start_time)
+            # One query for the batch's incidents; a fingerprint without one whose sessions all
+            # started before the window cannot open one now (a reclassify's old history): skip it.
+            incidents = {
+                i.fingerprint: i
+                for i in Incident.objects.select_for_update().filter(fingerprint__in=[fp.key for fp in groups])
+            }
+            recent = at - threshold.window
             for fp, starts in groups.items():
+                incident = incidents.get(fp.key)
+                if incident is None and max(starts) < recent:
+                    continue
                 try:
                     with transaction.atomic():  # a savepoint: one bad group never stalls the cursor
-                        touch(fp, starts, at, threshold)
+                        touch(fp, starts, at, threshold, incident)
                 except DatabaseError:
                     log.exception("incident grouping failed for %s; skipped", fp)
             expire_ignores(at)
