@@ -97,8 +97,12 @@ def log_activity(incident: Incident, kind: str, *, actor=None, text: str = "", f
 
 
 def refresh_counts(incident: Incident, fp: Fingerprint) -> None:
+    """Everything the incident shows about its sessions, worked out here so pages stay fast."""
+    from incidents import stats
+
     members = fp.sessions(incident.first_seen, incident.last_seen)
     incident.sessions_count = members.count()
+    incident.stats = stats.compute(fp, incident.first_seen, incident.last_seen)
     incident.numbers_count = (
         CallLeg.objects.filter(session__in=members.values("pk"))
         .exclude(destination="")

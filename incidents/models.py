@@ -55,6 +55,8 @@ class Incident(models.Model):
     last_seen = models.DateTimeField()
     sessions_count = models.PositiveIntegerField(default=0)
     numbers_count = models.PositiveIntegerField(default=0)
+    # Chart bars, top numbers, the sub-account's sessions: incidents/stats.py, by the grouping job.
+    stats = models.JSONField(default=dict, blank=True)
 
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

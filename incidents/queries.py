@@ -8,18 +8,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, DurationField, F, Sum, Value
-from django.db.models.functions import Coalesce
 
-from classify.models import BucketSize, CallLeg, Session, SessionRollup
+from classify.models import Session
 from dashboard.masking import show_number
-from dashboard.queries import DateBin
 from incidents import fingerprint as fp_mod
+from incidents import stats as stats_mod
 from incidents.grouping import fingerprint_of
 from incidents.models import ACTIVE_STATES, Incident, IncidentActivity, State
 
 PAGE_SIZE = 50
-CHART_BARS = 30
 
 
 @dataclass
@@ -79,53 +76,16 @@ class IncidentDetail:
     sessions_params: dict[str, Any]
 
 
-def _stride(span: timedelta) -> timedelta:
-    minutes = max(1, int(span.total_seconds() // 60 // CHART_BARS) + 1)
-    return timedelta(minutes=minutes)
-
-
 def incident_detail(incident: Incident, *, full_numbers: bool) -> IncidentDetail:
     fp = fingerprint_of(incident)
-    members = fp.sessions(incident.first_seen, incident.last_seen)
-    hour = incident.first_seen.replace(minute=0, second=0, microsecond=0)
-    total = (
-        SessionRollup.objects.filter(
-            bucket_size=BucketSize.HOUR,
-            sub_account_id=incident.sub_account_id,
-            bucket_start__gte=hour,
-            bucket_start__lte=incident.last_seen,
-        ).aggregate(n=Coalesce(Sum("count"), 0))["n"]
-        or 0
-    )
-    total = max(total, incident.sessions_count)
+    stats = incident.stats or stats_mod.compute(fp, incident.first_seen, incident.last_seen)
+    total = max(stats["sub_account_sessions"], incident.sessions_count)
     share = round(100.0 * incident.sessions_count / total, 1) if total else None
-
-    stride = _stride(incident.last_seen - incident.first_seen)
-    origin = incident.first_seen.replace(second=0, microsecond=0)
-    counts = {
-        row["bin"]: row["n"]
-        for row in members.annotate(
-            bin=DateBin(Value(stride, output_field=DurationField()), F("start_time"), Value(origin))
-        )
-        .values("bin")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
-    bins, moment = [], origin
-    while moment <= incident.last_seen:
-        bins.append((moment, counts.get(moment, 0)))
-        moment += stride
-
-    top = (
-        CallLeg.objects.filter(session__in=members.values("pk"))
-        .exclude(destination="")
-        .values("destination")
-        .annotate(n=Count("id"))
-        .order_by("-n", "destination")[:5]
-    )
-    top_numbers = [(show_number(row["destination"], full=full_numbers), row["n"]) for row in top]
+    bins = [(datetime.fromisoformat(moment), n) for moment, n in stats["bins"]]
+    top_numbers = [(show_number(number, full=full_numbers), n) for number, n in stats["top_numbers"]]
     recent = []
-    for s in members.order_by("-start_time", "-id").prefetch_related("legs")[:10]:
+    latest = Session.objects.filter(session_id__in=stats.get("latest", [])).prefetch_related("legs")
+    for s in sorted(latest, key=lambda s: (s.start_time, s.id), reverse=True):
         legs = list(s.legs.all())
         recent.append(
             {
