@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
@@ -55,6 +56,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "states": [("active", "Open or acknowledged"), *State.choices],
         "assignees": get_user_model().objects.filter(is_active=True).order_by("username")[:200],
         "sub_accounts": queries.sub_accounts(),
+        "min_sessions": settings.SIPDESK_INCIDENT_MIN_SESSIONS,
     }
     return _render(request, "incidents/list.html", "results", context)
 
