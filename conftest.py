@@ -32,9 +32,11 @@ def _reseed_reference_for_transactional_tests(request: pytest.FixtureRequest) ->
     request.getfixturevalue("transactional_db")
     from django.apps import apps
 
+    from incidents.seed import seed_incident_groups
     from reference.seed import seed_all
 
     seed_all(apps)
+    seed_incident_groups(apps)
 
 
 @pytest.fixture

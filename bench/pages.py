@@ -16,6 +16,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -46,6 +47,46 @@ from classify.models import CallLeg, Session  # noqa: E402
 TARGET_LIST_MS, TARGET_SESSION_MS = 150, 50
 
 
+def bench_incidents(count: int = 20) -> list[int]:
+    """The largest failing fingerprints of the whole history as incidents spanning it (the
+    worst case for an incident page), plus a few hundred small ones for the list. Made once."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from incidents import grouping, workflow
+    from incidents.fingerprint import Fingerprint, candidates
+    from incidents.models import Incident
+
+    if Incident.objects.count() < count:
+        top = (
+            candidates()
+            .values(
+                "primary_cause_kind",
+                "primary_cause",
+                "fault_side",
+                "sub_account_id",
+                "product",
+                "legs__destination_country",
+            )
+            .annotate(n=Count("id"))
+            .order_by("-n")[:count]
+        )
+        since = timezone.now() - timedelta(days=31)
+        manager, _ = User.objects.get_or_create(username="bench-manager")
+        for i, row in enumerate(top):
+            fp = Fingerprint(
+                row["primary_cause_kind"], row["primary_cause"], row["fault_side"], row["sub_account_id"],
+                row["legs__destination_country"] or "", row["product"],
+            )  # fmt: skip
+            incident = grouping.open_for_alert(fp, rule="bench", since=since)
+            if i % 3 == 0:
+                workflow.resolve(incident, manager, "bench")
+    for incident in Incident.objects.filter(stats={}):  # made before incidents had stored stats
+        grouping.refresh_counts(incident, grouping.fingerprint_of(incident))
+        incident.save()
+    return list(Incident.objects.order_by("-sessions_count").values_list("pk", flat=True)[:count])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=40)
@@ -74,6 +115,7 @@ def main() -> None:
             "session_id", flat=True
         )
     ][:50]
+    incident_ids = bench_incidents()
     first_page = client.get("/sessions/?range=7d")
     cursor = first_page.context["page"].next_cursor if first_page.context else None
 
@@ -100,6 +142,9 @@ def main() -> None:
         ("troubleshooting 24h", ["/troubleshooting/?window=24h"], TARGET_LIST_MS),
         ("reference", ["/reference/"], TARGET_LIST_MS),
         ("session page", [f"/sessions/{sid}/" for sid in sample_ids], TARGET_SESSION_MS),
+        ("incidents list", ["/incidents/"], TARGET_LIST_MS),
+        ("incidents list, one state", ["/incidents/?state=resolved"], TARGET_LIST_MS),
+        ("incident page", [f"/incidents/{pk}/" for pk in incident_ids], TARGET_LIST_MS),
     ]
     print(f"{sessions:,} sessions; {args.repeat} requests per page after 3 warm-up requests")
     print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}")

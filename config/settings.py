@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "dashboard",
     "audit",
     "alerts",
+    "notes",
+    "incidents",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +189,7 @@ CELERY_BEAT_SCHEDULE = {
     "maintain-rollups": {"task": "classify.maintain_rollups", "schedule": 300.0},
     "evaluate-alerts": {"task": "alerts.evaluate", "schedule": 60.0},
     "sweep-notifications": {"task": "alerts.sweep_notifications", "schedule": 30.0},
+    "group-incidents": {"task": "incidents.group_sessions", "schedule": 30.0},
 }
 # Only for `make run` without Redis: tasks run inside the web process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("SIPDESK_TASKS_EAGER", False)
@@ -240,6 +243,18 @@ SIPDESK_METRICS_TOKEN = env_str("SIPDESK_METRICS_TOKEN")
 # Whole-number searches (by users who see numbers masked) allowed per user per minute; each is
 # recorded in audit.NumberSearch. Counted in the cache below, shared by every web process.
 SIPDESK_NUMBER_SEARCHES_PER_MINUTE = env_int("SIPDESK_NUMBER_SEARCHES_PER_MINUTE", 20, minimum=1)
+# Incidents (incidents/grouping.py): a fingerprint opens an incident at this many failing
+# sessions in the window, when their share of the sub-account's sessions is above this percent
+# of its usual share (the baseline hours before the window).
+SIPDESK_INCIDENT_MIN_SESSIONS = env_int("SIPDESK_INCIDENT_MIN_SESSIONS", 10, minimum=1)
+SIPDESK_INCIDENT_WINDOW_MINUTES = env_int("SIPDESK_INCIDENT_WINDOW_MINUTES", 15, minimum=1)
+SIPDESK_INCIDENT_BASELINE_HOURS = env_int("SIPDESK_INCIDENT_BASELINE_HOURS", 24, minimum=1)
+SIPDESK_INCIDENT_SHARE_PERCENT = env_int("SIPDESK_INCIDENT_SHARE_PERCENT", 100, minimum=0)
+# Optional link for ticket references, "{ticket}" replaced: e.g. https://support.8x8.com/tickets/{ticket}
+SIPDESK_TICKET_URL_TEMPLATE = env_url("SIPDESK_TICKET_URL_TEMPLATE")
+# Escalation bundles up to this many sessions are built in the request; larger ones by a task.
+SIPDESK_BUNDLE_SYNC_LIMIT = env_int("SIPDESK_BUNDLE_SYNC_LIMIT", 200, minimum=1)
+SIPDESK_BUNDLE_MAX_SESSIONS = env_int("SIPDESK_BUNDLE_MAX_SESSIONS", 5000, minimum=1)
 # Demo conveniences (make run) are only ever allowed together with DEBUG.
 SIPDESK_DEMO = env_bool("SIPDESK_DEMO", False)
 

@@ -11,5 +11,7 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("products/", include("products.urls")),
     path("alerts/", include("alerts.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("notes/", include("notes.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -6,6 +6,7 @@ from django import forms
 
 from classify.models import OutcomeGroup, Product
 from dashboard.queries import SESSION_RANGES, SIP_CLASSES, anomaly_labels
+from notes.models import NoteLabel
 
 STATUSES = [
     "IN_PROGRESS", "COMPLETED", "NO_ANSWER", "BUSY", "CANCELED", "FAILED", "ERROR",
@@ -40,6 +41,8 @@ class SessionFilterForm(forms.Form):
     country = forms.CharField(required=False, max_length=8, label="Dest. country")
     number = forms.CharField(required=False, max_length=40, label="Number contains")
     anomaly = forms.ChoiceField(choices=[], required=False)
+    # Support notes (notes app): any note, or a note with this label.
+    note = forms.ChoiceField(choices=_blank([("any", "Has a note"), *NoteLabel.choices]), required=False)
     sort = forms.ChoiceField(choices=[("newest", "Newest first"), ("oldest", "Oldest first")], required=False)
 
     def __init__(self, *args, full_numbers: bool = True, **kwargs) -> None:

@@ -23,6 +23,7 @@ from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRo
 from classify.models import CodeRollup as CodeRollupModel
 from classify.normalise import normalise
 from dashboard.masking import mask_payload, show_number
+from notes.models import SessionNote
 from reference.models import (
     BestPractice,
     LegStatus,
@@ -495,6 +496,9 @@ def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
             qs = qs.filter(anomalies__contains=[f["anomaly"]])
         else:  # SQLite cannot do JSON containment; slugs are plain words, so match the quoted string
             qs = qs.filter(anomalies__icontains=f'"{f["anomaly"]}"')
+    if f.get("note"):
+        notes = SessionNote.objects.filter(session_id=OuterRef("session_id"))
+        qs = qs.filter(Exists(notes if f["note"] == "any" else notes.filter(label=f["note"])))
     leg_filter = Q()
     if f.get("direction"):
         leg_filter &= Q(direction=f["direction"])
