@@ -49,7 +49,9 @@ def allow_number_search(user: AbstractBaseUser, number: str, *, via: str) -> boo
         log.exception("number search limit unavailable; refusing the search")
         allowed, fresh = False, True
     if fresh:
-        NumberSearch.objects.create(user=user, number=number, allowed=allowed, via=via)
+        # Cut to the column: a hostile search string is still recorded, never a 500.
+        number_field = NumberSearch._meta.get_field("number")
+        NumberSearch.objects.create(user=user, number=number[: number_field.max_length], allowed=allowed, via=via)
         if not allowed:
             log.warning("user %s over the whole-number search limit (%s/min)", user.pk, limit)
     return allowed

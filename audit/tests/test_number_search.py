@@ -197,5 +197,7 @@ def test_a_new_minute_allows_new_searches(support_user, monkeypatch):
 )
 def test_hostile_numbers_never_500(support_user, query):
     client = logged_in(support_user)
-    assert client.get(f"/sessions/?{query}").status_code in (200, 429)
-    assert client.get(f"/sessions/export.csv?{query}").status_code in (200, 429)
+    # A NUL is refused as a bad parameter (400, config/middleware.py) before any search.
+    allowed = (400,) if "%00" in query else (200, 429)
+    assert client.get(f"/sessions/?{query}").status_code in allowed
+    assert client.get(f"/sessions/export.csv?{query}").status_code in allowed
