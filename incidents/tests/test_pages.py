@@ -39,8 +39,9 @@ def test_list_shows_open_first_with_filters(client, support_user, manager_user, 
     assert other.title in body
     assert incident.title not in body
     # Hostile filter values never fail the page.
-    for params in ({"state": "x" * 10000}, {"assignee": "1'--"}, {"sub_account": "\x00/.."}, {"page": "-1"}):
+    for params in ({"state": "x" * 10000}, {"assignee": "1'--"}, {"sub_account": "/.." + "x" * 100}, {"page": "-1"}):
         assert client.get(reverse("incidents:list"), params).status_code == 200
+    assert client.get(reverse("incidents:list"), {"sub_account": "\x00/.."}).status_code == 400  # the NUL middleware
 
 
 def test_detail_shows_the_grouping_chart_and_masked_numbers(client, support_user, incident):

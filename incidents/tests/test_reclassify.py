@@ -26,7 +26,7 @@ def test_real_failures_open_an_incident_and_it_and_the_notes_survive_reclassify(
         for body in failing_session_bodies(f"sess-{i:02d}", start=now - timedelta(minutes=3, seconds=i)):
             store(body)
     drain()
-    assert Session.objects.filter(fault_side="platform", primary_cause="503").count() == 10
+    assert Session.objects.filter(fault_side="network", primary_cause="503").count() == 10
     grouping.run()
     incident = Incident.objects.get()
     assert (incident.cause, incident.country, incident.sessions_count) == ("503", "SG", 10)
