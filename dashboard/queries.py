@@ -21,6 +21,7 @@ from classify import rules
 from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.normalise import normalise
+from dashboard import filters
 from dashboard.masking import mask_payload, show_number
 from reference.models import (
     BestPractice,
@@ -455,10 +456,11 @@ def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
         ("status", "status"),
         ("outcome", "outcome_group"),
         ("product", "product"),
-        ("sub_account", "sub_account_id"),
     ):
         if f.get(name):
             qs = qs.filter(**{lookup: f[name]})
+    if f.get("sub_account"):
+        qs = qs.filter(filters.sub_account_q(f["sub_account"]))
     if f.get("sip_code") is not None:
         qs = qs.filter(primary_sip_code=f["sip_code"])
     if f.get("sip_class"):

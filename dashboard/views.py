@@ -22,6 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from audit.number_search import allow_number_search
 from dashboard import charts, queries
+from dashboard import filters as filter_reads
 from dashboard.forms import SessionFilterForm
 from products import queries as product_queries
 
@@ -129,19 +130,26 @@ def sessions(request: HttpRequest) -> HttpResponse:
     form, filters = _session_filters(request, params)
     if refused := _number_search_refused(request, filters, via="page"):
         return refused
-    page = queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
+    # A filter that cannot be read shows its error, never the unfiltered list (dashboard/filters.py).
+    page = (
+        None
+        if form.errors
+        else queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
+    )
     query = request.GET.copy()
     query.pop("after", None)
     context = {
         "form": form,
         "page": page,
+        "matching": None if form.errors else filter_reads.capped_count(queries.filter_sessions(filters)),
         "query": query.urlencode(),
         "filtered": bool(set(filters) - {"range", "sort"}),
         "anomaly_labels": queries.anomaly_labels(),
         "webhook_url": _webhook_url(request),
     }
-    if not request.htmx:  # the signals sit outside the results partial
+    if not request.htmx:  # the signals and the suggestions sit outside the results partial
         context.update(_signals_over(params.get("range") or "24h"))
+        context["sub_accounts"] = filter_reads.known_sub_accounts()
     return _render(request, "dashboard/sessions.html", "results", context)
 
 
@@ -156,7 +164,14 @@ def _signals_over(range_key: str) -> dict[str, Any]:
 @require_GET
 @login_required
 def sessions_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    _, filters = _session_filters(request, request.GET)
+    form, filters = _session_filters(request, request.GET)
+    if form.errors:
+        lines = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        return HttpResponse(
+            "\n".join(["Cannot export: fix these filters first.", *lines]) + "\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     if refused := _number_search_refused(request, filters, via="csv"):
         return refused
 

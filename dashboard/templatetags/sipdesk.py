@@ -60,3 +60,16 @@ def change_tone(value: float | None) -> str:
 @register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key, key)
+
+
+@register.filter
+def field_label(form, name: str) -> str:
+    """A form field's label by name ("" for a form-wide error)."""
+    field = form.fields.get(name)
+    return str(field.label or name) if field else ""
+
+
+@register.filter
+def value_or_blank(mapping: dict, key: str) -> str:
+    """mapping[key], or "" when it has none (get_item falls back to the key itself)."""
+    return mapping.get(key, "")

@@ -1,0 +1,135 @@
+"""Reading what a person typed into the session filters: what they meant, or why it cannot be read.
+
+dashboard.forms.SessionFilterForm calls these from its clean_* methods, so a bad value is shown
+as an error beside its field (and the list is not shown) rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pycountry
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from classify.models import SessionRollup
+
+log = logging.getLogger(__name__)
+
+# --- destination country -------------------------------------------------------------------
+
+# Names people use that ISO 3166 spells otherwise (pycountry knows official and common names).
+COUNTRY_ALIASES = {
+    "UK": "GB",
+    "ENGLAND": "GB",
+    "BRITAIN": "GB",
+    "GREAT BRITAIN": "GB",
+    "USA": "US",
+    "AMERICA": "US",
+    "UNITED STATES OF AMERICA": "US",
+    "SOUTH KOREA": "KR",
+    "KOREA": "KR",
+    "NORTH KOREA": "KP",
+    "RUSSIA": "RU",
+    "VIETNAM": "VN",
+    "LAOS": "LA",
+    "TAIWAN": "TW",
+    "IRAN": "IR",
+    "SYRIA": "SY",
+    "BOLIVIA": "BO",
+    "VENEZUELA": "VE",
+    "TANZANIA": "TZ",
+    "MOLDOVA": "MD",
+}
+
+
+def country_code(value: str) -> str:
+    """'PH', 'ph', 'PHL', 'Philippines' → 'PH'. Raises ValidationError for anything else."""
+    text = " ".join(value.split())
+    if not text:
+        return ""
+    upper = text.upper()
+    if upper in COUNTRY_ALIASES:
+        return COUNTRY_ALIASES[upper]
+    try:
+        # lookup() matches alpha-2, alpha-3, numeric, name, official and common name, case-insensitively:
+        # never a fuzzy guess, so an answer is always what was meant.
+        return pycountry.countries.lookup(text).alpha_2
+    except LookupError:
+        raise ValidationError(
+            "“%(value)s” is not a country: use a two-letter code (PH) or a name (Philippines).",
+            code="unknown_country",
+            params={"value": text[:40]},
+        ) from None
+
+
+# --- 8x8 error codes ------------------------------------------------------------------------
+
+
+def error_code(value: int) -> int:
+    """8x8's voice error codes are negative (−2004); 2004 typed without the minus means −2004.
+
+    1 (the Callflows API's "Created") is the one positive code; it is kept as it is."""
+    return -value if value > 1 else value
+
+
+# --- sub-accounts ------------------------------------------------------------------------
+
+KNOWN_SUB_ACCOUNTS_DAYS = 30
+KNOWN_SUB_ACCOUNTS_LIMIT = 500
+_KNOWN_CACHE_KEY = "dashboard:known-sub-accounts"
+_KNOWN_CACHE_SECONDS = 300
+
+
+def known_sub_accounts() -> list[str]:
+    """Sub-accounts with sessions in the last 30 days, from the hour rollups (a small read), cached.
+
+    Feeds the filter's suggestions and its case-insensitive match."""
+    try:
+        found = cache.get(_KNOWN_CACHE_KEY)
+    except Exception:  # the cache (Redis) is a help, not a need
+        log.warning("cache unavailable for known sub-accounts", exc_info=True)
+        found = None
+    if found is not None:
+        return found
+    since = timezone.now() - timedelta(days=KNOWN_SUB_ACCOUNTS_DAYS)
+    found = sorted(
+        SessionRollup.objects.filter(bucket_size="hour", bucket_start__gte=since)
+        .exclude(sub_account_id="")
+        .values_list("sub_account_id", flat=True)
+        .distinct()
+        .order_by()[:KNOWN_SUB_ACCOUNTS_LIMIT],
+        key=str.casefold,
+    )
+    try:
+        cache.set(_KNOWN_CACHE_KEY, found, _KNOWN_CACHE_SECONDS)
+    except Exception:
+        log.warning("cache unavailable for known sub-accounts", exc_info=True)
+    return found
+
+
+def sub_account_q(value: str) -> Q:
+    """A case-insensitive match on the sub-account that still uses its index where it can.
+
+    The spellings known from the rollups are matched exactly (index); one that is not known
+    (older than the rollups' month) falls back to a case-insensitive comparison."""
+    folded = value.casefold()
+    spellings = {name for name in known_sub_accounts() if name.casefold() == folded}
+    if spellings:
+        return Q(sub_account_id__in=spellings | {value})
+    return Q(sub_account_id__iexact=value)
+
+
+# --- counting ----------------------------------------------------------------------------
+
+COUNT_LIMIT = 1000
+
+
+def capped_count(queryset, limit: int | None = None) -> tuple[int, bool]:
+    """(count, more): counts at most limit + 1 rows, so a huge match costs no more than a page or so."""
+    limit = limit or COUNT_LIMIT
+    n = queryset.order_by().values("pk")[: limit + 1].count()
+    return min(n, limit), n > limit
