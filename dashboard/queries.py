@@ -138,6 +138,7 @@ class Tile:
     change: float | None  # percent change (count) or percentage points (rates)
     unit: str  # "%" or "pp"
     tone: str  # css modifier
+    rising: str = "bad"  # what a rise means, for its colour: "bad", "good" or "neutral" (volume)
 
 
 def outcome_counts(window: Window) -> dict[str, int]:
@@ -163,12 +164,13 @@ def overview_tiles(window: Window) -> list[Tile]:
             round(100.0 * (total - prev_total) / prev_total, 1) if prev_total else None,
             "%",
             "neutral",
+            rising="neutral",
         )
     ]
-    for label, groups, tone in (
-        ("Answered", [OutcomeGroup.ANSWERED], "answered"),
-        ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered"),
-        ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed"),
+    for label, groups, tone, rising in (
+        ("Answered", [OutcomeGroup.ANSWERED], "answered", "good"),
+        ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered", "bad"),
+        ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed", "bad"),
     ):
         current = rate(now, groups, total)
         tiles.append(
@@ -178,6 +180,7 @@ def overview_tiles(window: Window) -> list[Tile]:
                 delta(current, rate(before, groups, prev_total)),
                 "pp",
                 tone,
+                rising,
             )
         )
     return tiles

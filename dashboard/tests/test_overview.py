@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -166,3 +167,33 @@ def test_week_window_reads_failure_causes_from_rollups(support_client):
     causes = support_client.get("/?window=7d").context["causes"]
     assert [(c.cause, c.count) for c in causes] == [("503", 7), ("-2004", 1)]
     assert causes[0].reason == "Service Unavailable"
+
+
+def _tile_change_classes(body: str) -> dict[str, str]:
+    """Tile label -> the classes of its change line."""
+    found = re.findall(r'<div class="tile-label">([^<]+)</div>.*?<div class="tile-change ([^"]+)"', body, re.S)
+    return dict(found)
+
+
+def test_changes_are_coloured_by_what_they_mean(support_client):
+    now = timezone.now()
+    # Previous hour: 8 answered, 2 failed. Current hour: 4 answered, 6 failed (and more traffic).
+    session_rollup(now - timedelta(minutes=70), "COMPLETED", 8)
+    session_rollup(now - timedelta(minutes=71), "FAILED", 2)
+    session_rollup(now - timedelta(minutes=10), "COMPLETED", 4)
+    session_rollup(now - timedelta(minutes=11), "FAILED", 8)
+    tones = _tile_change_classes(support_client.get("/?window=1h").content.decode())
+    assert tones["Answered"] == "worse"  # a fall in answered % is bad
+    assert tones["Failed + error"] == "worse"  # a rise in failures is bad
+    assert tones["Sessions"] == "flat"  # volume is neutral
+    assert tones["Not answered"] == "flat"  # unchanged
+
+
+def test_a_fall_in_failures_is_good_news():
+    from dashboard.templatetags.sipdesk import change_tone, code_change_tone
+
+    assert change_tone(-3.0, "bad") == "better"
+    assert change_tone(3.0, "good") == "better"
+    assert change_tone(None, "bad") == "flat"
+    assert code_change_tone(50.0, "5xx") == "worse"
+    assert code_change_tone(50.0, "2xx") == "flat"
