@@ -867,19 +867,49 @@ def code_splits(window: Window, code: str | None, limit: int = 10) -> dict[str, 
 # --- troubleshooting & reference -------------------------------------------------------------
 
 
+# A troubleshooting card's colour: the worst side its codes fail on (classify.rules.fault_side).
+SEVERITY_BY_FAULT_SIDE = {"network": "critical", "configuration": "warning", "customer": "info", "none": "info"}
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
 def troubleshooting(window: Window) -> dict[str, Any]:
     counts: dict[str, int] = defaultdict(int)
     for (code, _), n in _code_counts(window).items():
         counts[code] += n
-    entries = []
+    entries, anchored = [], set()
     for entry in TroubleshootingEntry.objects.prefetch_related("sip_codes"):
-        codes = [(c.code, c.reason_phrase, counts.get(str(c.code), 0)) for c in entry.sip_codes.all()]
-        entries.append({"entry": entry, "codes": codes, "total": sum(n for _, _, n in codes)})
+        codes = []
+        for c in entry.sip_codes.all():
+            # A code listed under two entries counts in each; its page anchor (#code-487, linked
+            # from the overview) goes to the first, so no id appears twice.
+            anchor = f"code-{c.code}" if c.code not in anchored else f"entry-{entry.id}-code-{c.code}"
+            anchored.add(c.code)
+            codes.append(
+                {"code": c.code, "reason": c.reason_phrase, "count": counts.get(str(c.code), 0), "anchor": anchor}
+            )
+        severities = [SEVERITY_BY_FAULT_SIDE[rules.fault_side(sip_code=c["code"])] for c in codes] or ["info"]
+        entries.append(
+            {
+                "entry": entry,
+                "codes": codes,
+                "total": sum(c["count"] for c in codes),
+                "severity": min(severities, key=_SEVERITY_RANK.__getitem__),
+            }
+        )
+    error_counts = dict(
+        Session.objects.filter(error_code__isnull=False, start_time__gte=window.start, start_time__lt=window.end)
+        .values_list("error_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    error_codes = list(VoiceErrorCode.objects.all())
+    for error in error_codes:
+        error.count = error_counts.get(error.code, 0)
     return {
         "entries": entries,
         "practices": list(BestPractice.objects.all()),
         "classes": list(SipClass.objects.all()),
-        "error_codes": list(VoiceErrorCode.objects.all()),
+        "error_codes": error_codes,
     }
 
 
