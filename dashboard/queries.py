@@ -582,9 +582,11 @@ class LegView:
     leg: CallLeg
     source: str
     destination: str
-    sip_code: int | None
+    sip_code: int | None  # the final code (CALL_DISCONNECTED), or None
     sip_reason: str
     sip_class: str
+    # The last code seen when there is no final one (200 on CALL_INITIATED): shown, but never as an outcome.
+    last_sip_code: int | None = None
 
 
 @dataclass
@@ -638,6 +640,9 @@ class SessionDetail:
     guidance: Guidance | None
 
 
+OWN_FLAG_ANOMALIES = frozenset({"out_of_order", "duplicate_delivery"})
+
+
 def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | None:
     session = Session.objects.filter(session_id=session_id).first()
     if session is None:
@@ -648,14 +653,16 @@ def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | No
         .select_related("eventclassification")
         .order_by("received_at", "id")
     )
-    codes_needed = {leg.final_sip_code or leg.last_sip_code for leg in legs} - {None}
+    codes_needed = {leg.final_sip_code for leg in legs} - {None}
     if session.primary_sip_code is not None:
         codes_needed.add(session.primary_sip_code)
     refs = {c.code: c for c in SipCode.objects.filter(code__in=codes_needed)} if codes_needed else {}
 
     leg_views = []
     for leg in legs:
-        code = leg.final_sip_code if leg.final_sip_code is not None else leg.last_sip_code
+        # Only a disconnect's code is the leg's outcome: the 200 that 8x8 puts on CALL_INITIATED
+        # would read as a green "200 OK" on a leg that FAILED without a disconnect.
+        code = leg.final_sip_code
         ref = refs.get(code) if code is not None else None
         leg_views.append(
             LegView(
@@ -665,6 +672,7 @@ def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | No
                 code,
                 ref.reason_phrase if ref else ("" if code is None else "Not in the reference"),
                 rules.sip_class(code),
+                leg.last_sip_code if code is None else None,
             )
         )
 
@@ -687,7 +695,8 @@ def session_detail(session_id: str, *, full_numbers: bool) -> SessionDetail | No
                 out_of_order=out_of_order or bool(cls and "out_of_order" in (cls.anomalies or [])),
                 duplicate=raw.deliveries > 1,
                 payload=json.dumps(body, indent=2, ensure_ascii=False),
-                anomalies=[labels.get(a, a) for a in (cls.anomalies if cls else [])],
+                # out of order and duplicates have flags of their own on the entry: one chip each
+                anomalies=[labels.get(a, a) for a in (cls.anomalies if cls else []) if a not in OWN_FLAG_ANOMALIES],
                 captured=captured_details(raw.body),
             )
         )
