@@ -7,6 +7,7 @@ as an error beside its field (and the list is not shown) rather than silently dr
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pycountry
@@ -15,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from classify.models import SessionRollup
+from classify.models import OutcomeGroup, SessionRollup
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +134,33 @@ def capped_count(queryset, limit: int | None = None) -> tuple[int, bool]:
     limit = limit or COUNT_LIMIT
     n = queryset.order_by().values("pk")[: limit + 1].count()
     return min(n, limit), n > limit
+
+
+# --- live feed ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    """The overview's live feed filter: failures only and/or one sub-account (case-insensitive)."""
+
+    failures_only: bool = False
+    sub_account: str = ""
+
+    @classmethod
+    def from_params(cls, params) -> FeedFilter:
+        return cls(params.get("failures") == "1", " ".join(params.get("sub_account", "").split())[:64])
+
+    def q(self) -> Q | None:
+        if not (self.failures_only or self.sub_account):
+            return None
+        where = Q()
+        if self.failures_only:
+            where &= Q(outcome_group__in=FEED_FAILURE_GROUPS)
+        if self.sub_account:
+            where &= sub_account_q(self.sub_account)
+        return where
+
+
+# "Failures" in the feed are what the overview's "Failed + error" tile counts; busy and no-answer
+# are the callee's doing.
+FEED_FAILURE_GROUPS = (OutcomeGroup.FAILED, OutcomeGroup.ERROR)

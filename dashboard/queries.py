@@ -408,7 +408,9 @@ def _row(session: Session, *, full_numbers: bool) -> SessionRow:
     )
 
 
-def feed(after: str | None, *, full_numbers: bool, limit: int = 15) -> tuple[list[SessionRow], str | None]:
+def feed(
+    after: str | None, *, full_numbers: bool, limit: int = 15, where: Q | None = None
+) -> tuple[list[SessionRow], str | None]:
     """Sessions changed after the cursor, newest first, and the next cursor.
 
     The cursor is (updated_at, id). A worker stamps updated_at before its transaction commits,
@@ -419,6 +421,10 @@ def feed(after: str | None, *, full_numbers: bool, limit: int = 15) -> tuple[lis
     parsed = parse_cursor(after)
     if parsed:
         qs = qs.filter(updated_at__gt=parsed[0] - timedelta(seconds=5))
+    if where is not None:  # the feed's filter (dashboard.filters.FeedFilter); a day back at most
+        qs = qs.filter(where)
+        if not parsed:
+            qs = qs.filter(updated_at__gte=timezone.now() - timedelta(hours=24))
     sessions = list(qs[:limit])
     rows = [_row(s, full_numbers=full_numbers) for s in sessions]
     if sessions:

@@ -27,6 +27,7 @@ from dashboard.forms import SessionFilterForm
 from products import queries as product_queries
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
+FEED_ROWS_KEPT = 100  # the live feed drops older rows beyond this (static/js/feed.js)
 WEBHOOK_PATH = "/webhooks/8x8/"
 
 
@@ -95,7 +96,10 @@ def _webhook_url(request: HttpRequest) -> str:
 def overview(request: HttpRequest) -> HttpResponse:
     window = _window(request)
     # The feed sits outside the htmx partial (it polls on its own), so a partial skips it.
-    rows, cursor = ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request))
+    feed_filter = filter_reads.FeedFilter.from_params(request.GET)
+    rows, cursor = (
+        ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request), where=feed_filter.q())
+    )
     context = {
         "window": window,
         "windows": list(queries.WINDOWS),
@@ -106,6 +110,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         "health": queries.receiver_health(window),
         "feed_rows": rows,
         "feed_cursor": cursor,
+        "feed_filter": feed_filter,
+        "feed_cap": FEED_ROWS_KEPT,
+        "sub_accounts": [] if request.htmx else filter_reads.known_sub_accounts(),
         "webhook_url": _webhook_url(request),
         "signals": product_queries.signals(window.start, window.end),
     }
@@ -116,9 +123,14 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def live_feed(request: HttpRequest) -> HttpResponse:
-    """Only the sessions that changed after the cursor; the poller element comes back with a new one."""
-    rows, cursor = queries.feed(request.GET.get("after"), full_numbers=_full_numbers(request))
-    return render(request, "dashboard/overview.html#feed-update", {"feed_rows": rows, "feed_cursor": cursor})
+    """Only the sessions that changed after the cursor; the poller element comes back with a new one.
+
+    Without a cursor (the feed's filter changed) it answers the newest rows, which replace the list."""
+    feed_filter = filter_reads.FeedFilter.from_params(request.GET)
+    after = request.GET.get("after")
+    rows, cursor = queries.feed(after, full_numbers=_full_numbers(request), where=feed_filter.q())
+    context = {"feed_rows": rows, "feed_cursor": cursor, "feed_filter": feed_filter, "replacing": not after}
+    return render(request, "dashboard/overview.html#feed-update", context)
 
 
 @require_GET

@@ -197,3 +197,35 @@ def test_a_fall_in_failures_is_good_news():
     assert change_tone(None, "bad") == "flat"
     assert code_change_tone(50.0, "5xx") == "worse"
     assert code_change_tone(50.0, "2xx") == "flat"
+
+
+def test_the_live_feed_filters_failures_and_one_sub_account(support_client):
+    failed = make_session(status="FAILED", sip_code=503, sub_account="Acme_SG")
+    make_session(status="COMPLETED", sub_account="Acme_SG")
+    other = make_session(status="ERROR", error_code=-2004, sub_account="globex")
+
+    def feed(**params) -> set[str]:
+        response = support_client.get("/feed/", params, HTTP_HX_REQUEST="true")
+        return {r.session_id for r in response.context["feed_rows"]}
+
+    assert feed(failures="1") == {failed.session_id, other.session_id}
+    assert feed(failures="1", sub_account="acme_sg") == {failed.session_id}
+    assert len(feed()) == 3
+    # The page itself renders the filtered feed too (without JavaScript the form reloads it).
+    page = support_client.get("/", {"failures": "1", "sub_account": "GLOBEX"})
+    assert [r.session_id for r in page.context["feed_rows"]] == [other.session_id]
+    body = page.content.decode()
+    assert 'name="failures" value="1" checked' in body
+    assert 'hx-include="#feed-controls"' in body  # the poller keeps the filter
+    assert 'data-cap="100"' in body
+    assert "/static/js/feed.js" in body
+
+
+def test_a_filtered_feed_with_nothing_to_show_says_so(support_client):
+    make_session(status="COMPLETED")
+    body = support_client.get("/feed/", {"failures": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "No matching session activity" in body
+    # A poll (with a cursor) that finds nothing adds nothing.
+    cursor = support_client.get("/feed/").context["feed_cursor"]
+    polled = support_client.get("/feed/", {"failures": "1", "after": cursor}, HTTP_HX_REQUEST="true")
+    assert "No matching session activity" not in polled.content.decode()
