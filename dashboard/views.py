@@ -153,7 +153,10 @@ def sessions(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "matching": None if form.errors else filter_reads.capped_count(queries.filter_sessions(filters)),
+        # A number search already reads the legs once for the page; it is not counted (bench/pages.py).
+        "matching": None
+        if form.errors or "number" in filters
+        else filter_reads.capped_count(queries.filter_sessions(filters)),
         "query": query.urlencode(),
         "filtered": bool(set(filters) - {"range", "sort"}),
         "anomaly_labels": queries.anomaly_labels(),
