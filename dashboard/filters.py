@@ -82,7 +82,7 @@ def error_code(value: int) -> int:
 KNOWN_SUB_ACCOUNTS_DAYS = 30
 KNOWN_SUB_ACCOUNTS_LIMIT = 500
 _KNOWN_CACHE_KEY = "dashboard:known-sub-accounts"
-_KNOWN_CACHE_SECONDS = 300
+_KNOWN_CACHE_SECONDS = 60
 
 
 def known_sub_accounts() -> list[str]:
@@ -115,8 +115,9 @@ def known_sub_accounts() -> list[str]:
 def sub_account_q(value: str) -> Q:
     """A case-insensitive match on the sub-account that still uses its index where it can.
 
-    The spellings known from the rollups are matched exactly (index); one that is not known
-    (older than the rollups' month) falls back to a case-insensitive comparison."""
+    The spellings known from the rollups (30 days, re-read every minute) are matched exactly, on
+    the index; a value no known spelling matches falls back to a case-insensitive comparison
+    (no index, but such a sub-account has no recent traffic to wade through)."""
     folded = value.casefold()
     spellings = {name for name in known_sub_accounts() if name.casefold() == folded}
     if spellings:
