@@ -125,6 +125,17 @@ def sub_account_q(value: str) -> Q:
     return Q(sub_account_id__iexact=value)
 
 
+def encodable(value: str) -> bool:
+    """False for text PostgreSQL cannot store (a lone surrogate, NUL): such a value matches nothing."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # --- counting ----------------------------------------------------------------------------
 
 COUNT_LIMIT = 1000
@@ -149,7 +160,8 @@ class FeedFilter:
 
     @classmethod
     def from_params(cls, params) -> FeedFilter:
-        return cls(params.get("failures") == "1", " ".join(params.get("sub_account", "").split())[:64])
+        sub_account = " ".join(params.get("sub_account", "").split())[:64]
+        return cls(params.get("failures") == "1", sub_account if encodable(sub_account) else "")
 
     def q(self) -> Q | None:
         if not (self.failures_only or self.sub_account):

@@ -92,7 +92,10 @@ class SessionFilterForm(forms.Form):
         return code
 
     def clean_sub_account(self) -> str:
-        return self.cleaned_data.get("sub_account", "").strip()
+        value = self.cleaned_data.get("sub_account", "").strip()
+        if not read.encodable(value):
+            raise ValidationError("This is not text a sub-account can have.", code="unencodable")
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -118,3 +118,18 @@ def test_the_list_header_counts_the_matching_sessions(support_client, monkeypatc
     assert "3 matching sessions" in support_client.get("/sessions/?sip_code=486").content.decode()
     monkeypatch.setattr(filters, "COUNT_LIMIT", 2)
     assert "More than 2 matching sessions" in support_client.get("/sessions/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["%ED%A0%80", "%F0%9F%98%80", "a%00b", "x" * 10_000, "Phil%2F..%2Fippines", "%27%3B+DROP+TABLE+x%3B+--"],
+)
+def test_hostile_filter_values_are_errors_or_no_match_never_a_500(support_client, hostile):
+    """Raw query strings: a lone surrogate's bytes, an emoji, NUL, 10,000 characters, '/', SQL."""
+    make_session(sub_account="acme_sg")
+    for name in ("sub_account", "country", "sip_code", "error_code", "start"):
+        response = support_client.get(f"/sessions/?{name}={hostile}")
+        assert response.status_code == 200, (name, hostile)
+        assert ids(response) == []
+    assert support_client.get(f"/feed/?failures=1&sub_account={hostile}").status_code == 200
+    assert support_client.get(f"/?sub_account={hostile}").status_code == 200
