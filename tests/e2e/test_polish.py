@@ -36,7 +36,9 @@ def traffic(db) -> dict[str, str]:
     session_rollup(now - timedelta(hours=2), "COMPLETED", 5, size="hour")
     for code, n in (("200", 30), ("486", 6), ("503", 4), ("487", 2), ("499", 1)):
         code_rollup(now - timedelta(minutes=6), code, n)
-    failed = make_session(status="FAILED", sip_code=503, legs=2, sub_account="Acme_SG", anomalies=["out_of_order"])
+    failed = make_session(
+        status="FAILED", sip_code=503, legs=2, sub_account="Acme_SG", anomalies=["out_of_order"], fault_side="network"
+    )
     make_event(failed, call_status="CALL_INITIATED", sip_code=200, event_time=failed.start_time)
     make_event(
         failed, call_status="CALL_DISCONNECTED", sip_code=503, event_time=failed.start_time + timedelta(seconds=9)
