@@ -22,6 +22,7 @@ from classify import rules
 from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.normalise import normalise
+from dashboard import filters
 from dashboard.masking import mask_payload, show_number
 from notes.models import SessionNote
 from reference.models import (
@@ -152,6 +153,7 @@ class Tile:
     change: float | None  # percent change (count) or percentage points (rates)
     unit: str  # "%" or "pp"
     tone: str  # css modifier
+    rising: str = "bad"  # what a rise means, for its colour: "bad", "good" or "neutral" (volume)
 
 
 def outcome_counts(window: Window) -> dict[str, int]:
@@ -177,12 +179,13 @@ def overview_tiles(window: Window) -> list[Tile]:
             round(100.0 * (total - prev_total) / prev_total, 1) if prev_total else None,
             "%",
             "neutral",
+            rising="neutral",
         )
     ]
-    for label, groups, tone in (
-        ("Answered", [OutcomeGroup.ANSWERED], "answered"),
-        ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered"),
-        ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed"),
+    for label, groups, tone, rising in (
+        ("Answered", [OutcomeGroup.ANSWERED], "answered", "good"),
+        ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered", "bad"),
+        ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed", "bad"),
     ):
         current = rate(now, groups, total)
         tiles.append(
@@ -192,6 +195,7 @@ def overview_tiles(window: Window) -> list[Tile]:
                 delta(current, rate(before, groups, prev_total)),
                 "pp",
                 tone,
+                rising,
             )
         )
     return tiles
@@ -429,7 +433,9 @@ def _row(session: Session, *, full_numbers: bool) -> SessionRow:
     )
 
 
-def feed(after: str | None, *, full_numbers: bool, limit: int = 15) -> tuple[list[SessionRow], str | None]:
+def feed(
+    after: str | None, *, full_numbers: bool, limit: int = 15, where: Q | None = None
+) -> tuple[list[SessionRow], str | None]:
     """Sessions changed after the cursor, newest first, and the next cursor.
 
     The cursor is (updated_at, id). A worker stamps updated_at before its transaction commits,
@@ -440,6 +446,10 @@ def feed(after: str | None, *, full_numbers: bool, limit: int = 15) -> tuple[lis
     parsed = parse_cursor(after)
     if parsed:
         qs = qs.filter(updated_at__gt=parsed[0] - timedelta(seconds=5))
+    if where is not None:  # the feed's filter (dashboard.filters.FeedFilter); a day back at most
+        qs = qs.filter(where)
+        if not parsed:
+            qs = qs.filter(updated_at__gte=timezone.now() - timedelta(hours=24))
     sessions = list(qs[:limit])
     rows = [_row(s, full_numbers=full_numbers) for s in sessions]
     if sessions:
@@ -480,10 +490,11 @@ def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
         ("status", "status"),
         ("outcome", "outcome_group"),
         ("product", "product"),
-        ("sub_account", "sub_account_id"),
     ):
         if f.get(name):
             qs = qs.filter(**{lookup: f[name]})
+    if f.get("sub_account"):
+        qs = qs.filter(filters.sub_account_q(f["sub_account"]))
     if f.get("sip_code") is not None:
         qs = qs.filter(primary_sip_code=f["sip_code"])
     if f.get("sip_class"):
@@ -605,9 +616,11 @@ class LegView:
     leg: CallLeg
     source: str
     destination: str
-    sip_code: int | None
+    sip_code: int | None  # the final code (CALL_DISCONNECTED), or None
     sip_reason: str
     sip_class: str
+    # The last code seen when there is no final one (200 on CALL_INITIATED): shown, but never as an outcome.
+    last_sip_code: int | None = None
 
 
 @dataclass
@@ -661,6 +674,9 @@ class SessionDetail:
     guidance: Guidance | None
 
 
+OWN_FLAG_ANOMALIES = frozenset({"out_of_order", "duplicate_delivery"})
+
+
 def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None = None) -> SessionDetail | None:
     """A session by its 8x8 session id, or by primary key when ``pk`` is given."""
     session = (
@@ -677,14 +693,16 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
         .select_related("eventclassification")
         .order_by("received_at", "id")
     )
-    codes_needed = {leg.final_sip_code or leg.last_sip_code for leg in legs} - {None}
+    codes_needed = {leg.final_sip_code for leg in legs} - {None}
     if session.primary_sip_code is not None:
         codes_needed.add(session.primary_sip_code)
     refs = {c.code: c for c in SipCode.objects.filter(code__in=codes_needed)} if codes_needed else {}
 
     leg_views = []
     for leg in legs:
-        code = leg.final_sip_code if leg.final_sip_code is not None else leg.last_sip_code
+        # Only a disconnect's code is the leg's outcome: the 200 that 8x8 puts on CALL_INITIATED
+        # would read as a green "200 OK" on a leg that FAILED without a disconnect.
+        code = leg.final_sip_code
         ref = refs.get(code) if code is not None else None
         leg_views.append(
             LegView(
@@ -694,6 +712,7 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
                 code,
                 ref.reason_phrase if ref else ("" if code is None else "Not in the reference"),
                 rules.sip_class(code),
+                leg.last_sip_code if code is None else None,
             )
         )
 
@@ -716,7 +735,8 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
                 out_of_order=out_of_order or bool(cls and "out_of_order" in (cls.anomalies or [])),
                 duplicate=raw.deliveries > 1,
                 payload=json.dumps(body, indent=2, ensure_ascii=False),
-                anomalies=[labels.get(a, a) for a in (cls.anomalies if cls else [])],
+                # out of order and duplicates have flags of their own on the entry: one chip each
+                anomalies=[labels.get(a, a) for a in (cls.anomalies if cls else []) if a not in OWN_FLAG_ANOMALIES],
                 captured=captured_details(raw.body),
             )
         )
@@ -903,19 +923,49 @@ def code_splits(window: Window, code: str | None, limit: int = 10) -> dict[str, 
 # --- troubleshooting & reference -------------------------------------------------------------
 
 
+# A troubleshooting card's colour: the worst side its codes fail on (classify.rules.fault_side).
+SEVERITY_BY_FAULT_SIDE = {"network": "critical", "configuration": "warning", "customer": "info", "none": "info"}
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
 def troubleshooting(window: Window) -> dict[str, Any]:
     counts: dict[str, int] = defaultdict(int)
     for (code, _), n in _code_counts(window).items():
         counts[code] += n
-    entries = []
+    entries, anchored = [], set()
     for entry in TroubleshootingEntry.objects.prefetch_related("sip_codes"):
-        codes = [(c.code, c.reason_phrase, counts.get(str(c.code), 0)) for c in entry.sip_codes.all()]
-        entries.append({"entry": entry, "codes": codes, "total": sum(n for _, _, n in codes)})
+        codes = []
+        for c in entry.sip_codes.all():
+            # A code listed under two entries counts in each; its page anchor (#code-487, linked
+            # from the overview) goes to the first, so no id appears twice.
+            anchor = f"code-{c.code}" if c.code not in anchored else f"entry-{entry.id}-code-{c.code}"
+            anchored.add(c.code)
+            codes.append(
+                {"code": c.code, "reason": c.reason_phrase, "count": counts.get(str(c.code), 0), "anchor": anchor}
+            )
+        severities = [SEVERITY_BY_FAULT_SIDE[rules.fault_side(sip_code=c["code"])] for c in codes] or ["info"]
+        entries.append(
+            {
+                "entry": entry,
+                "codes": codes,
+                "total": sum(c["count"] for c in codes),
+                "severity": min(severities, key=_SEVERITY_RANK.__getitem__),
+            }
+        )
+    error_counts = dict(
+        Session.objects.filter(error_code__isnull=False, start_time__gte=window.start, start_time__lt=window.end)
+        .values_list("error_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    error_codes = list(VoiceErrorCode.objects.all())
+    for error in error_codes:
+        error.count = error_counts.get(error.code, 0)
     return {
         "entries": entries,
         "practices": list(BestPractice.objects.all()),
         "classes": list(SipClass.objects.all()),
-        "error_codes": list(VoiceErrorCode.objects.all()),
+        "error_codes": error_codes,
     }
 
 

@@ -23,10 +23,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from audit.number_search import allow_number_search
 from dashboard import charts, queries
+from dashboard import filters as filter_reads
 from dashboard.forms import SessionFilterForm
 from products import queries as product_queries
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
+FEED_ROWS_KEPT = 100  # the live feed drops older rows beyond this (static/js/feed.js)
 WEBHOOK_PATH = "/webhooks/8x8/"
 
 
@@ -95,7 +97,10 @@ def _webhook_url(request: HttpRequest) -> str:
 def overview(request: HttpRequest) -> HttpResponse:
     window = _window(request)
     # The feed sits outside the htmx partial (it polls on its own), so a partial skips it.
-    rows, cursor = ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request))
+    feed_filter = filter_reads.FeedFilter.from_params(request.GET)
+    rows, cursor = (
+        ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request), where=feed_filter.q())
+    )
     context = {
         "window": window,
         "windows": list(queries.WINDOWS),
@@ -106,6 +111,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         "health": queries.receiver_health(window),
         "feed_rows": rows,
         "feed_cursor": cursor,
+        "feed_filter": feed_filter,
+        "feed_cap": FEED_ROWS_KEPT,
+        "sub_accounts": [] if request.htmx else filter_reads.known_sub_accounts(),
         "webhook_url": _webhook_url(request),
         "signals": product_queries.signals(window.start, window.end),
     }
@@ -116,9 +124,14 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def live_feed(request: HttpRequest) -> HttpResponse:
-    """Only the sessions that changed after the cursor; the poller element comes back with a new one."""
-    rows, cursor = queries.feed(request.GET.get("after"), full_numbers=_full_numbers(request))
-    return render(request, "dashboard/overview.html#feed-update", {"feed_rows": rows, "feed_cursor": cursor})
+    """Only the sessions that changed after the cursor; the poller element comes back with a new one.
+
+    Without a cursor (the feed's filter changed) it answers the newest rows, which replace the list."""
+    feed_filter = filter_reads.FeedFilter.from_params(request.GET)
+    after = request.GET.get("after")
+    rows, cursor = queries.feed(after, full_numbers=_full_numbers(request), where=feed_filter.q())
+    context = {"feed_rows": rows, "feed_cursor": cursor, "feed_filter": feed_filter, "replacing": not after}
+    return render(request, "dashboard/overview.html#feed-update", context)
 
 
 @require_GET
@@ -130,19 +143,29 @@ def sessions(request: HttpRequest) -> HttpResponse:
     form, filters = _session_filters(request, params)
     if refused := _number_search_refused(request, filters, via="page"):
         return refused
-    page = queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
+    # A filter that cannot be read shows its error, never the unfiltered list (dashboard/filters.py).
+    page = (
+        None
+        if form.errors
+        else queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
+    )
     query = request.GET.copy()
     query.pop("after", None)
     context = {
         "form": form,
         "page": page,
+        # A number search already reads the legs once for the page; it is not counted (bench/pages.py).
+        "matching": None
+        if form.errors or "number" in filters
+        else filter_reads.capped_count(queries.filter_sessions(filters)),
         "query": query.urlencode(),
         "filtered": bool(set(filters) - {"range", "sort"}),
         "anomaly_labels": queries.anomaly_labels(),
         "webhook_url": _webhook_url(request),
     }
-    if not request.htmx:  # the signals sit outside the results partial
+    if not request.htmx:  # the signals and the suggestions sit outside the results partial
         context.update(_signals_over(params.get("range") or "24h"))
+        context["sub_accounts"] = filter_reads.known_sub_accounts()
     return _render(request, "dashboard/sessions.html", "results", context)
 
 
@@ -157,7 +180,14 @@ def _signals_over(range_key: str) -> dict[str, Any]:
 @require_GET
 @login_required
 def sessions_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    _, filters = _session_filters(request, request.GET)
+    form, filters = _session_filters(request, request.GET)
+    if form.errors:
+        lines = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        return HttpResponse(
+            "\n".join(["Cannot export: fix these filter parameters first.", *lines]) + "\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     if refused := _number_search_refused(request, filters, via="csv"):
         return refused
 

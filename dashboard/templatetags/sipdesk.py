@@ -59,12 +59,33 @@ def signed(value: float | None, unit: str = "%") -> str:
 
 
 @register.filter
-def change_tone(value: float | None) -> str:
-    if not value:
+def change_tone(value: float | None, rising: str = "bad") -> str:
+    """The colour of a change by what it means: rising is "bad" (failures), "good" (answered %)
+    or "neutral" (volume). Classes: worse (red), better (green), flat (grey)."""
+    if not value or rising == "neutral":
         return "flat"
-    return "up" if value > 0 else "down"
+    return "worse" if (value > 0) == (rising == "bad") else "better"
+
+
+@register.filter
+def code_change_tone(value: float | None, sip_class: str) -> str:
+    """More of a failure code (3xx-6xx, invalid) is bad; more 1xx/2xx is just more traffic."""
+    return change_tone(value, "neutral" if sip_class in ("1xx", "2xx") else "bad")
 
 
 @register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key, key)
+
+
+@register.filter
+def field_label(form, name: str) -> str:
+    """A form field's label by name ("" for a form-wide error)."""
+    field = form.fields.get(name)
+    return str(field.label or name) if field else ""
+
+
+@register.filter
+def value_or_blank(mapping: dict, key: str) -> str:
+    """mapping[key], or "" when it has none (get_item falls back to the key itself)."""
+    return mapping.get(key, "")

@@ -1,7 +1,16 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The cache (Redis) outlives each test's rolled-back database: known sub-accounts and the like."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

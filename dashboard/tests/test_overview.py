@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -155,7 +156,8 @@ def test_overview_query_count_does_not_grow_with_sessions(support_client, django
     for i in range(20):
         make_session(status="FAILED", sip_code=500 + i % 4, legs=2)
     code_rollup(timezone.now(), "503", 5)
-    with django_assert_max_num_queries(19):  # 2 for the product / recording / number signals, 1 for open incidents
+    # 2 for the product / recording / number signals, 1 for open incidents, 1 for sub-account suggestions
+    with django_assert_max_num_queries(20):
         support_client.get("/?window=1h")
 
 
@@ -166,3 +168,65 @@ def test_week_window_reads_failure_causes_from_rollups(support_client):
     causes = support_client.get("/?window=7d").context["causes"]
     assert [(c.cause, c.count) for c in causes] == [("503", 7), ("-2004", 1)]
     assert causes[0].reason == "Service Unavailable"
+
+
+def _tile_change_classes(body: str) -> dict[str, str]:
+    """Tile label -> the classes of its change line."""
+    found = re.findall(r'<div class="tile-label">([^<]+)</div>.*?<div class="tile-change ([^"]+)"', body, re.S)
+    return dict(found)
+
+
+def test_changes_are_coloured_by_what_they_mean(support_client):
+    now = timezone.now()
+    # Previous hour: 8 answered, 2 failed. Current hour: 4 answered, 6 failed (and more traffic).
+    session_rollup(now - timedelta(minutes=70), "COMPLETED", 8)
+    session_rollup(now - timedelta(minutes=71), "FAILED", 2)
+    session_rollup(now - timedelta(minutes=10), "COMPLETED", 4)
+    session_rollup(now - timedelta(minutes=11), "FAILED", 8)
+    tones = _tile_change_classes(support_client.get("/?window=1h").content.decode())
+    assert tones["Answered"] == "worse"  # a fall in answered % is bad
+    assert tones["Failed + error"] == "worse"  # a rise in failures is bad
+    assert tones["Sessions"] == "flat"  # volume is neutral
+    assert tones["Not answered"] == "flat"  # unchanged
+
+
+def test_a_fall_in_failures_is_good_news():
+    from dashboard.templatetags.sipdesk import change_tone, code_change_tone
+
+    assert change_tone(-3.0, "bad") == "better"
+    assert change_tone(3.0, "good") == "better"
+    assert change_tone(None, "bad") == "flat"
+    assert code_change_tone(50.0, "5xx") == "worse"
+    assert code_change_tone(50.0, "2xx") == "flat"
+
+
+def test_the_live_feed_filters_failures_and_one_sub_account(support_client):
+    failed = make_session(status="FAILED", sip_code=503, sub_account="Acme_SG")
+    make_session(status="COMPLETED", sub_account="Acme_SG")
+    other = make_session(status="ERROR", error_code=-2004, sub_account="globex")
+
+    def feed(**params) -> set[str]:
+        response = support_client.get("/feed/", params, HTTP_HX_REQUEST="true")
+        return {r.session_id for r in response.context["feed_rows"]}
+
+    assert feed(failures="1") == {failed.session_id, other.session_id}
+    assert feed(failures="1", sub_account="acme_sg") == {failed.session_id}
+    assert len(feed()) == 3
+    # The page itself renders the filtered feed too (without JavaScript the form reloads it).
+    page = support_client.get("/", {"failures": "1", "sub_account": "GLOBEX"})
+    assert [r.session_id for r in page.context["feed_rows"]] == [other.session_id]
+    body = page.content.decode()
+    assert 'name="failures" value="1" checked' in body
+    assert 'hx-include="#feed-controls"' in body  # the poller keeps the filter
+    assert 'data-cap="100"' in body
+    assert "/static/js/feed.js" in body
+
+
+def test_a_filtered_feed_with_nothing_to_show_says_so(support_client):
+    make_session(status="COMPLETED")
+    body = support_client.get("/feed/", {"failures": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "No matching session activity" in body
+    # A poll (with a cursor) that finds nothing adds nothing.
+    cursor = support_client.get("/feed/").context["feed_cursor"]
+    polled = support_client.get("/feed/", {"failures": "1", "after": cursor}, HTTP_HX_REQUEST="true")
+    assert "No matching session activity" not in polled.content.decode()

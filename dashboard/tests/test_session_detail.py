@@ -27,12 +27,12 @@ def test_unknown_session_is_404(support_client):
 
 
 def test_header_shows_primary_cause_explanation_and_retry_advice(support_client):
-    s = make_session(status="BUSY", sip_code=486)
+    s = make_session(status="BUSY", sip_code=486, fault_side="customer")
     body = support_client.get(url(s)).content.decode()
     assert "Primary cause: SIP 486 Busy Here" in body
     assert "Nothing is wrong with the setup; try again later." in body
     assert "Retry later" in body
-    assert "Callee behaviour" in body
+    assert "<strong>Fault side:</strong> Customer behaviour" in body
     assert f'href="http://testserver{url(s)}"' in body  # permalink
 
 
@@ -165,3 +165,30 @@ def test_repeat_deliveries_are_counted_and_never_called_duplicates_from_8x8(supp
     assert "Delivered more than once (8x8 retried or re-sent): 2 event(s) delivered 5 times in all" in body
     assert body.count("(8x8 retried or re-sent)</span>") == 2
     assert "uplicate" not in body.replace("duplicate_delivery", "")
+
+
+def test_a_failed_leg_without_a_disconnect_shows_no_green_200(support_client):
+    s = make_session(status="FAILED", legs=1)
+    s.legs.update(status="CALL_INITIATED", final_status="FAILED", final_sip_code=None, last_sip_code=200)
+    make_event(s, call_status="CALL_INITIATED", sip_code=200)
+    body = support_client.get(url(s)).content.decode()
+    assert 'class="badge sip-2"' not in body  # neither in the legs table nor on the timeline
+    assert "no final code" in body
+    assert "(last seen 200, not final)" in body
+    assert '<span class="badge badge-plain" title="Not an outcome' in body
+
+
+def test_anomaly_chips_appear_once_and_fault_side_reads_one_way(support_client):
+    s = make_session(status="FAILED", sip_code=503, anomalies=["out_of_order"], fault_side="network")
+    raw = make_event(s, call_status="CALL_DISCONNECTED", sip_code=503, deliveries=2)
+    raw.eventclassification.anomalies = ["out_of_order", "duplicate_delivery", "non_e164_number"]
+    raw.eventclassification.save()
+    body = support_client.get(url(s)).content.decode()
+    entry = body[body.index('<ol class="timeline">') :]
+    assert entry.count("out of order") == 1
+    assert "Events arrived out of order" not in entry  # the entry's own flag says it
+    assert "Duplicate deliveries received" not in entry
+    assert "Phone number not in E.164 format" in entry
+    assert body.count("Events arrived out of order") == 1  # the session's anomaly list
+    assert body.count("Network / platform") == 2  # summary and cause box, one vocabulary
+    assert "Responsibility" not in body

@@ -106,11 +106,17 @@ def test_an_empty_list_without_filters_still_explains_how_to_point_8x8_here(supp
     assert "httpAuthHeader" in body
 
 
-def test_invalid_filter_values_are_ignored_not_fatal(support_client):
-    s = make_session()
+def test_invalid_filter_values_are_errors_not_fatal(support_client):
+    make_session()
     response = support_client.get("/sessions/?sip_code=abc&status=NOPE&after=garbage")
     assert response.status_code == 200
-    assert ids(response) == [s.session_id]
+    assert response.context["page"] is None  # never the unfiltered list under a bad filter
+    assert set(response.context["form"].errors) == {"sip_code", "status"}
+
+
+def test_a_bad_cursor_alone_is_ignored(support_client):
+    s = make_session()
+    assert ids(support_client.get("/sessions/?after=garbage")) == [s.session_id]
 
 
 def test_htmx_request_returns_only_the_results_partial(support_client):
@@ -203,8 +209,9 @@ def test_list_query_count_does_not_grow_with_rows(support_client, django_assert_
     for i in range(30):
         make_session(status="FAILED", sip_code=503, legs=2, start=timezone.now() - timedelta(minutes=i))
     # session + user + permissions, the page's ids, its sessions, one query for all their legs, and
-    # two for the product / recording / number signals
-    with django_assert_max_num_queries(9):
+    # two for the product / recording / number signals, the capped match count and the known
+    # sub-accounts (when not cached)
+    with django_assert_max_num_queries(11):
         response = support_client.get("/sessions/?direction=OUTBOUND")
     assert len(ids(response)) == 30
 

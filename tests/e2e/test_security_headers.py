@@ -68,6 +68,8 @@ def test_no_page_violates_the_csp(page, violations, login_as, superuser, support
         "/?window=1h",
         "/sessions/",
         "/sessions/?status=FAILED&sip_class=5xx",
+        "/sessions/?sip_code=9999&country=Atlantis&error_code=2004",
+        "/?failures=1&sub_account=acme_sg",
         f"/sessions/{s.session_id}/",
         f"/sessions/{in_progress.session_id}/",
         "/codes/?window=24h",
@@ -85,6 +87,7 @@ def test_no_page_violates_the_csp(page, violations, login_as, superuser, support
         f"/admin/auth/user/{support_user.pk}/change/",
     ):
         violations.visit(url)
+    violations.visit("/no/such/page/", expect_status=404)
 
     # htmx at work: a filter swaps the results in; the overview's pollers fire.
     page.goto("/sessions/")
