@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Times shown and typed in the viewer's zone (the sipdesk_tz cookie set by static/js/localtime.js).
+    "dashboard.timerange.ViewerTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -232,6 +234,8 @@ SIPDESK_METRICS_TOKEN = env_str("SIPDESK_METRICS_TOKEN")
 # Whole-number searches (by users who see numbers masked) allowed per user per minute; each is
 # recorded in audit.NumberSearch. Counted in the cache below, shared by every web process.
 SIPDESK_NUMBER_SEARCHES_PER_MINUTE = env_int("SIPDESK_NUMBER_SEARCHES_PER_MINUTE", 20, minimum=1)
+# A KPI rate over fewer sessions than this is shown greyed, with its count (dashboard/kpis.py).
+SIPDESK_KPI_MIN_SESSIONS = env_int("SIPDESK_KPI_MIN_SESSIONS", 100, minimum=1)
 # Demo conveniences (make run) are only ever allowed together with DEBUG.
 SIPDESK_DEMO = env_bool("SIPDESK_DEMO", False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from classify.models import OutcomeGroup, Product
+from classify.models import FaultSide, OutcomeGroup, Product
 from dashboard.queries import SESSION_RANGES, SIP_CLASSES, anomaly_labels
 
 STATUSES = [
@@ -27,10 +27,12 @@ def _blank(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str
 
 class SessionFilterForm(forms.Form):
     range = forms.ChoiceField(choices=[(k, RANGE_LABELS[k]) for k in SESSION_RANGES], required=False)
-    start = forms.DateTimeField(required=False, label="From (UTC)")
-    end = forms.DateTimeField(required=False, label="To (UTC)")
+    # Entered in the viewer's time zone (dashboard.timerange.ViewerTimezoneMiddleware).
+    start = forms.DateTimeField(required=False, label="From")
+    end = forms.DateTimeField(required=False, label="To")
     status = forms.ChoiceField(choices=_blank([(s, s) for s in STATUSES]), required=False)
     outcome = forms.ChoiceField(choices=_blank(list(OutcomeGroup.choices)), required=False)
+    fault_side = forms.ChoiceField(choices=_blank(list(FaultSide.choices)), required=False, label="Fault side")
     sip_code = forms.IntegerField(required=False, min_value=0, max_value=999, label="SIP code")
     sip_class = forms.ChoiceField(choices=_blank([(c, c) for c in SIP_CLASSES]), required=False, label="SIP class")
     error_code = forms.IntegerField(required=False, min_value=-99999, max_value=0, label="8x8 error")

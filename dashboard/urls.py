@@ -12,6 +12,7 @@ urlpatterns = [
     path("sessions/export.csv", views.sessions_csv, name="sessions_csv"),
     path("sessions/<str:session_id>/", views.session, name="session"),
     path("codes/", views.codes, name="codes"),
+    path("kpis/", views.kpi_page, name="kpis"),
     path("troubleshooting/", views.troubleshooting, name="troubleshooting"),
     path("reference/", views.reference, name="reference"),
     path("healthz", views.healthz, name="healthz"),
