@@ -208,17 +208,33 @@ def totals(window: Window) -> Kpis:
     return _kpis(row, "", "All sessions", min_sessions())
 
 
-def breakdown(window: Window, dimension: str, limit: int = 25) -> list[Kpis]:
-    """The KPIs per value of one dimension (sub-account, country, product), most attempts first."""
-    if dimension not in BREAKDOWNS:
-        raise ValueError(dimension)
+def breakdowns(window: Window, limit: int = 25) -> tuple[Kpis, dict[str, list[Kpis]]]:
+    """The window's KPIs and, per dimension (sub-account, country, product), the KPIs per value,
+    most attempts first.
+
+    One grouped read over the three dimensions together, folded here: one scan of a week of hour
+    buckets instead of four."""
     _, where = _bucket_filter(window)
-    rows = SessionRollup.objects.filter(where).values(dimension).annotate(**_sums()).order_by("-attempts", dimension)
+    dims = list(BREAKDOWNS)
+    rows = SessionRollup.objects.filter(where).values(*dims).annotate(**_sums()).order_by()
+    names = list(_sums())
+    total: dict[str, float] = dict.fromkeys(names, 0)
+    per: dict[str, dict[str, dict[str, float]]] = {dim: {} for dim in dims}
+    for row in rows:
+        for name in names:
+            total[name] += row[name]
+        for dim in dims:
+            slot = per[dim].setdefault(row[dim], dict.fromkeys(names, 0))
+            for name in names:
+                slot[name] += row[name]
     floor = min_sessions()
-    labels = dict(Product.choices) if dimension == "product" else {}
-    return [
-        _kpis(row, row[dimension], labels.get(row[dimension], row[dimension] or "—"), floor) for row in rows[:limit]
-    ]
+    products = dict(Product.choices)
+    result = {}
+    for dim in dims:
+        ranked = sorted(per[dim].items(), key=lambda kv: (-kv[1]["attempts"], -kv[1]["sessions"], kv[0]))[:limit]
+        labels = products if dim == "product" else {}
+        result[dim] = [_kpis(sums, value, labels.get(value, value or "—"), floor) for value, sums in ranked]
+    return _kpis(total, "", "All sessions", floor), result
 
 
 # --- who is behind each failure cause ----------------------------------------------------------

@@ -140,12 +140,11 @@ def _chart_links(window: queries.Window, stride: timedelta) -> charts.ChartLinks
 @vary_on_headers("HX-Request")
 def kpi_page(request: HttpRequest) -> HttpResponse:
     window, window_ui = _window(request)
+    totals, per = kpis.breakdowns(window)
     context = {
         **window_ui,
-        "totals": kpis.totals(window),
-        "breakdowns": [
-            (label, kpis.SESSION_FILTER[dim], kpis.breakdown(window, dim)) for dim, label in kpis.BREAKDOWNS.items()
-        ],
+        "totals": totals,
+        "breakdowns": [(label, kpis.SESSION_FILTER[dim], per[dim]) for dim, label in kpis.BREAKDOWNS.items()],
         "definitions": kpis.DEFINITIONS,
         "min_sessions": kpis.min_sessions(),
     }

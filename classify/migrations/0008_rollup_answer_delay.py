@@ -27,7 +27,8 @@ LEFT JOIN LATERAL (
     FROM classify_callleg l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
 WHERE s.rollup_at IS NOT NULL
   AND (size = 'hour' OR s.rollup_at >= date_trunc('hour', now() - interval '2 days'))
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+ORDER BY 1, 2;  -- in bucket order, as the pipeline writes them: a window's rows sit together
 """
 
 
