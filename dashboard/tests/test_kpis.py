@@ -52,15 +52,20 @@ def test_rates_on_too_few_sessions_are_low(settings):
     settings.SIPDESK_KPI_MIN_SESSIONS = 14
     _traffic(timezone.now() - timedelta(minutes=5))
     k = kpis.totals(window_for("1h"))
-    assert k.asr.low and k.ner.low and k.acd.low  # 13 attempts, 6 answered < 14
+    assert k.asr.low
+    assert k.ner.low
+    assert k.acd.low
     settings.SIPDESK_KPI_MIN_SESSIONS = 6
     k = kpis.totals(window_for("1h"))
-    assert not k.asr.low and not k.acd.low
+    assert not k.asr.low
+    assert not k.acd.low
 
 
 def test_no_sessions_means_no_rate():
     k = kpis.totals(window_for("1h"))
-    assert k.asr.pct is None and k.acd.value is None and k.asr.low
+    assert k.asr.pct is None
+    assert k.acd.value is None
+    assert k.asr.low
     assert all(cell.value == "–" for cell in k.cells)
 
 
@@ -74,7 +79,8 @@ def test_breakdowns_per_sub_account_country_and_product(settings):
     assert totals.attempts == 26 + 5
     subs = {k.value: k for k in per["sub_account_id"]}
     assert [k.value for k in per["sub_account_id"]] == ["acme_sg", "beta_ph"]  # most attempts first
-    assert subs["acme_sg"].asr.pct == 46.2 and not subs["acme_sg"].asr.low
+    assert subs["acme_sg"].asr.pct == 46.2
+    assert not subs["acme_sg"].asr.low
     assert (subs["beta_ph"].asr.pct, subs["beta_ph"].isa.pct, subs["beta_ph"].attempts) == (20.0, 80.0, 5)
     assert subs["beta_ph"].asr.low  # 5 attempts < 20
     assert {k.value for k in per["destination_country"]} == {"SG", "PH"}
@@ -89,7 +95,8 @@ def test_kpi_page_shows_every_kpi_with_counts_definitions_and_greys_thin_rates(s
     body = support_client.get("/kpis/?window=1h").content.decode()
     for name in ("ASR", "NER", "ISA", "ACD", "Answer delay", "Customer behaviour", "Network / platform"):
         assert re.search(rf'<abbr title="[^"]+">{re.escape(name)}</abbr>', body), name
-    assert "RFC 6076" in body and "no ringing" in body  # NER's definition, and why there is no PDD
+    assert "RFC 6076" in body
+    assert "no ringing" in body
     assert "8 of 15" in body  # ASR over all: (6 + 2) of 15 attempts
     assert 'href="/sessions/?range=1h&amp;sub_account=tiny"' in body
     # "tiny" has 2 attempts: its rates are greyed, acme_sg's (13) are not.
@@ -105,13 +112,15 @@ def test_overview_shows_kpis_and_the_three_fault_rates(support_client, settings)
     _traffic(timezone.now() - timedelta(minutes=5))
     body = support_client.get("/?window=1h").content.decode()
     strip = body[body.index('<section class="kpis"') : body.index("</section>", body.index('<section class="kpis"'))]
-    assert "46.2%" in strip and "6 of 13" in strip
+    assert "46.2%" in strip
+    assert "6 of 13" in strip
     for name, share in (
         ("Customer behaviour", "3 of 13"),
         ("Network / platform", "3 of 13"),
         ("Configuration", "1 of 13"),
     ):
-        assert name in strip and share in strip
+        assert name in strip
+        assert share in strip
     assert "kpi kpi-asr low" in strip  # 13 attempts < 100: greyed, with its count
     assert "too few to trust" in strip
 
