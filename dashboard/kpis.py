@@ -203,9 +203,21 @@ def _kpis(row: dict[str, Any], value: str, label: str, floor: int) -> Kpis:
 
 def totals(window: Window) -> Kpis:
     """The KPIs of every session in the window."""
+    return totals_and_outcomes(window)[0]
+
+
+def totals_and_outcomes(window: Window) -> tuple[Kpis, dict[str, int]]:
+    """The window's KPIs and its sessions per outcome group (what the overview tiles show), in
+    one read of the rollups."""
     _, where = _bucket_filter(window)
-    row = SessionRollup.objects.filter(where).aggregate(**_sums())
-    return _kpis(row, "", "All sessions", min_sessions())
+    names = list(_sums())
+    total: dict[str, float] = dict.fromkeys(names, 0)
+    outcomes: dict[str, int] = {}
+    for row in SessionRollup.objects.filter(where).values("outcome_group").annotate(**_sums()).order_by():
+        outcomes[row["outcome_group"]] = row["sessions"]
+        for name in names:
+            total[name] += row[name]
+    return _kpis(total, "", "All sessions", min_sessions()), outcomes
 
 
 def breakdowns(window: Window, limit: int = 25) -> tuple[Kpis, dict[str, list[Kpis]]]:

@@ -199,8 +199,10 @@ def outcome_counts(window: Window) -> dict[str, int]:
     return {row["outcome_group"]: row["n"] for row in rows}
 
 
-def overview_tiles(window: Window) -> list[Tile]:
-    now, before = outcome_counts(window), outcome_counts(window.previous())
+def overview_tiles(window: Window, current: dict[str, int] | None = None) -> list[Tile]:
+    """``current``: the window's outcome counts when the caller has read them already."""
+    now = outcome_counts(window) if current is None else current
+    before = outcome_counts(window.previous())
     week = outcome_counts(window.week_earlier())
     total, prev_total, week_total = sum(now.values()), sum(before.values()), sum(week.values())
 

@@ -101,10 +101,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     # The feed sits outside the htmx partial (it polls on its own), so a partial skips it.
     rows, cursor = ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request))
     causes = kpis.who(window, queries.failure_causes(window))
+    totals, outcomes = kpis.totals_and_outcomes(window)
     context = {
         **window_ui,
-        "tiles": queries.overview_tiles(window),
-        "kpis": kpis.totals(window),
+        "tiles": queries.overview_tiles(window, outcomes),
+        "kpis": totals,
         "chart": charts.outcome_chart(
             queries.outcome_series(window), link=_chart_links(window, queries.chart_bin(window))
         ),
