@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
 from classify.models import FaultSide, OutcomeGroup, Product
 from dashboard.queries import SESSION_RANGES, SIP_CLASSES, anomaly_labels
@@ -47,6 +48,8 @@ class SessionFilterForm(forms.Form):
     def __init__(self, *args, full_numbers: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["anomaly"].choices = _blank(sorted(anomaly_labels().items()))
+        zone = timezone.get_current_timezone_name()  # the viewer's (dashboard.timerange)
+        self.fields["start"].label, self.fields["end"].label = f"From ({zone})", f"To ({zone})"
         if not full_numbers:
             # Users who see numbers masked search by whole number only (dashboard.views._session_filters).
             self.fields["number"].label = "Whole number"

@@ -179,3 +179,12 @@ def test_copy_link_freezes_a_relative_window(support_client):
     assert f'<a href="?{frozen}" class="copy-link" data-copy-link' in response.content.decode()
     codes = support_client.get("/codes/?window=1h&code=486").content.decode()
     assert re.search(r'<a href="\?start=[^"]+&amp;code=486" class="copy-link"', codes)
+
+
+def test_the_sessions_list_reads_and_labels_times_in_the_viewers_zone(support_client):
+    inside = make_session(status="COMPLETED", start=datetime(2026, 12, 1, 6, 45, tzinfo=UTC))
+    make_session(status="COMPLETED", start=datetime(2026, 12, 1, 7, 45, tzinfo=UTC))
+    support_client.cookies["sipdesk_tz"] = "Asia/Singapore"
+    response = support_client.get("/sessions/?start=2026-12-01T14:30&end=2026-12-01T15:30")  # 06:30–07:30 UTC
+    assert [r.session_id for r in response.context["page"].rows] == [inside.session_id]
+    assert "From (Asia/Singapore)" in response.content.decode()
