@@ -39,10 +39,13 @@ settings.STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+
 from django.contrib.auth.models import Group, Permission, User  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from classify.models import CallLeg, Session  # noqa: E402
+from dashboard.queries import CUSTOM_WINDOW, Window  # noqa: E402
 
 TARGET_LIST_MS, TARGET_SESSION_MS = 150, 50
 
@@ -119,17 +122,28 @@ def main() -> None:
     first_page = client.get("/sessions/?range=7d")
     cursor = first_page.context["page"].next_cursor if first_page.context else None
 
+    # Absolute ranges ("Copy link", the range inputs): one inside the minute buckets, one a day
+    # long two days back (hour buckets).
+    now = timezone.now()
+    recent_hour = Window(CUSTOM_WINDOW, now - timedelta(minutes=90), now - timedelta(minutes=30)).query
+    day_ago = Window(CUSTOM_WINDOW, now - timedelta(days=3), now - timedelta(days=2)).query
+
     pages: list[tuple] = [  # (name, urls, target ms[, client]): the support user's client unless given
         ("overview 15m", ["/?window=15m"], TARGET_LIST_MS),
         ("overview 1h", ["/?window=1h"], TARGET_LIST_MS),
         ("overview 24h", ["/?window=24h"], TARGET_LIST_MS),
         ("overview 7d", ["/?window=7d"], TARGET_LIST_MS),
+        ("overview range 1h", [f"/?{recent_hour}"], TARGET_LIST_MS),
+        ("overview range 24h (2 d ago)", [f"/?{day_ago}"], TARGET_LIST_MS),
         ("live feed poll", ["/feed/"], TARGET_LIST_MS),
         ("codes 1h", ["/codes/?window=1h"], TARGET_LIST_MS),
         ("codes 24h", ["/codes/?window=24h"], TARGET_LIST_MS),
         ("codes 7d", ["/codes/?window=7d"], TARGET_LIST_MS),
+        ("codes range 24h (2 d ago)", [f"/codes/?{day_ago}"], TARGET_LIST_MS),
         ("sessions 24h", ["/sessions/"], TARGET_LIST_MS),
         ("sessions 30d", ["/sessions/?range=30d"], TARGET_LIST_MS),
+        ("sessions range 24h (2 d ago)", [f"/sessions/?{day_ago}"], TARGET_LIST_MS),
+        ("sessions fault_side 7d", ["/sessions/?range=7d&fault_side=configuration"], TARGET_LIST_MS),
         (
             "sessions page 2",
             [f"/sessions/?range=7d&after={cursor}"] if cursor else ["/sessions/?range=7d"],
@@ -140,6 +154,12 @@ def main() -> None:
         ("sessions number part 30d", ["/sessions/?range=30d&number=9123"], TARGET_LIST_MS, numbers_client),
         ("sessions whole number 30d", [f"/sessions/?range=30d&number={quote(whole_number)}"], TARGET_LIST_MS),
         ("troubleshooting 24h", ["/troubleshooting/?window=24h"], TARGET_LIST_MS),
+        ("troubleshooting range", [f"/troubleshooting/?{day_ago}"], TARGET_LIST_MS),
+        ("kpis 1h", ["/kpis/?window=1h"], TARGET_LIST_MS),
+        ("kpis 24h", ["/kpis/?window=24h"], TARGET_LIST_MS),
+        ("kpis 7d", ["/kpis/?window=7d"], TARGET_LIST_MS),
+        ("kpis range 1h", [f"/kpis/?{recent_hour}"], TARGET_LIST_MS),
+        ("kpis range 24h (2 d ago)", [f"/kpis/?{day_ago}"], TARGET_LIST_MS),
         ("reference", ["/reference/"], TARGET_LIST_MS),
         ("session page", [f"/sessions/{sid}/" for sid in sample_ids], TARGET_SESSION_MS),
         ("incidents list", ["/incidents/"], TARGET_LIST_MS),
@@ -147,7 +167,8 @@ def main() -> None:
         ("incident page", [f"/incidents/{pk}/" for pk in incident_ids], TARGET_LIST_MS),
     ]
     print(f"{sessions:,} sessions; {args.repeat} requests per page after 3 warm-up requests")
-    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared)")
+    print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}")
     for name, urls, target, *as_user in pages:
         page_client = as_user[0] if as_user else client
         for url in urls[:3]:
@@ -161,7 +182,8 @@ def main() -> None:
             assert response.status_code == 200, (url, response.status_code)
         p50, p95 = statistics.median(timings), percentile(timings, 0.95)
         verdict = "ok" if p95 < target else "SLOW"
-        print(f"{name:28} {p50:8.1f} {p95:8.1f} {'<' + str(target):>8} {verdict}")
+        print(f"{name:30} {p50:8.1f} {p95:8.1f} {'<' + str(target):>8} {verdict}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -217,7 +217,8 @@ class BucketSize(models.TextChoices):
 class SessionRollup(models.Model):
     """Sessions per time bucket (by session start) × sub-account × product × status × fault side
     × destination country × direction × primary SIP code × 8x8 error code, with the answered
-    seconds: what alert rules (alerts/) and KPIs read instead of the sessions themselves."""
+    seconds and answer delay: what alert rules (alerts/) and KPIs (dashboard/kpis.py) read
+    instead of the sessions themselves."""
 
     bucket_size = models.CharField(max_length=8, choices=BucketSize.choices)
     bucket_start = models.DateTimeField()
@@ -232,6 +233,10 @@ class SessionRollup(models.Model):
     error_code = models.IntegerField(null=True, blank=True)
     count = models.PositiveIntegerField(default=0)
     answered_seconds = models.BigIntegerField(default=0)  # talk time of the answered sessions
+    # Answer delay (first leg connected − first leg initiated) of the answered sessions that have
+    # both times: the sum in milliseconds and how many sessions it covers (dashboard/kpis.py).
+    answer_delay_ms = models.BigIntegerField(default=0)
+    answer_delay_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -505,24 +505,32 @@ def recompute_rollups(
 # holds its time (what truncating the time to the bucket gives), and the range join uses the
 # time indexes. The SQL is constant: values are always parameters.
 _ROLLUP_SQL = {
+    # ``d.ms``: an answered session's answer delay, its first leg's connection less its first
+    # leg's initiation (8x8 sends no ringing event, so there is no post-dial delay to measure).
     (SessionRollup, False): """
         INSERT INTO classify_sessionrollup
             (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
-             destination_country, direction, primary_sip_code, error_code, count, answered_seconds)
+             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
+             answer_delay_ms, answer_delay_count)
         SELECT %(size)s, b.start, s.sub_account_id, s.product, s.status, s.outcome_group, s.fault_side,
                s.destination_country, s.direction, s.primary_sip_code, s.error_code, count(*),
-               coalesce(sum(s.duration_seconds) FILTER (WHERE s.outcome_group = 'answered'), 0)
+               coalesce(sum(s.duration_seconds) FILTER (WHERE s.outcome_group = 'answered'), 0),
+               coalesce(sum(d.ms) FILTER (WHERE d.ms >= 0), 0), count(d.ms) FILTER (WHERE d.ms >= 0)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
         JOIN classify_session s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
+        LEFT JOIN LATERAL (
+            SELECT extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000 AS ms
+            FROM classify_callleg l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
         GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
     # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
     (SessionRollup, True): """
         INSERT INTO classify_sessionrollup
             (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
-             destination_country, direction, primary_sip_code, error_code, count, answered_seconds)
+             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
+             answer_delay_ms, answer_delay_count)
         SELECT %(size)s, b.start, r.sub_account_id, r.product, r.status, r.outcome_group, r.fault_side,
                r.destination_country, r.direction, r.primary_sip_code, r.error_code, sum(r.count),
-               sum(r.answered_seconds)
+               sum(r.answered_seconds), sum(r.answer_delay_ms), sum(r.answer_delay_count)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
         JOIN classify_sessionrollup r ON r.bucket_size = %(minute)s
          AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Times shown and typed in the viewer's zone (the sipdesk_tz cookie set by static/js/localtime.js).
+    "dashboard.timerange.ViewerTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -255,6 +257,8 @@ SIPDESK_TICKET_URL_TEMPLATE = env_url("SIPDESK_TICKET_URL_TEMPLATE")
 # Escalation bundles up to this many sessions are built in the request; larger ones by a task.
 SIPDESK_BUNDLE_SYNC_LIMIT = env_int("SIPDESK_BUNDLE_SYNC_LIMIT", 200, minimum=1)
 SIPDESK_BUNDLE_MAX_SESSIONS = env_int("SIPDESK_BUNDLE_MAX_SESSIONS", 5000, minimum=1)
+# A KPI rate over fewer sessions than this is shown greyed, with its count (dashboard/kpis.py).
+SIPDESK_KPI_MIN_SESSIONS = env_int("SIPDESK_KPI_MIN_SESSIONS", 100, minimum=1)
 # Demo conveniences (make run) are only ever allowed together with DEBUG.
 SIPDESK_DEMO = env_bool("SIPDESK_DEMO", False)
 

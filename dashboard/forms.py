@@ -6,8 +6,9 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from classify.models import OutcomeGroup, Product
+from classify.models import FaultSide, OutcomeGroup, Product
 from dashboard import filters as read
 from dashboard.queries import SESSION_RANGES, SIP_CLASSES, anomaly_labels
 from notes.models import NoteLabel
@@ -32,10 +33,12 @@ def _blank(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str
 
 class SessionFilterForm(forms.Form):
     range = forms.ChoiceField(choices=[(k, RANGE_LABELS[k]) for k in SESSION_RANGES], required=False)
-    start = forms.DateTimeField(required=False, label="From (UTC)")
-    end = forms.DateTimeField(required=False, label="To (UTC)")
+    # Entered in the viewer's time zone (dashboard.timerange.ViewerTimezoneMiddleware).
+    start = forms.DateTimeField(required=False, label="From")
+    end = forms.DateTimeField(required=False, label="To")
     status = forms.ChoiceField(choices=_blank([(s, s) for s in STATUSES]), required=False)
     outcome = forms.ChoiceField(choices=_blank(list(OutcomeGroup.choices)), required=False)
+    fault_side = forms.ChoiceField(choices=_blank(list(FaultSide.choices)), required=False, label="Fault side")
     sip_code = forms.IntegerField(
         required=False,
         min_value=0,
@@ -72,6 +75,8 @@ class SessionFilterForm(forms.Form):
         self.fields["sub_account"].widget.attrs["list"] = "sub-account-suggestions"
         for name, field in self.fields.items():  # the error or note beside each field (sessions.html)
             field.widget.attrs["aria-describedby"] = f"id_{name}-msg"
+        zone = timezone.get_current_timezone_name()  # the viewer's (dashboard.timerange)
+        self.fields["start"].label, self.fields["end"].label = f"From ({zone})", f"To ({zone})"
         if not full_numbers:
             # Users who see numbers masked search by whole number only (dashboard.views._session_filters).
             self.fields["number"].label = "Whole number"

@@ -57,6 +57,9 @@ MINUTE_BUCKETS_KEPT = timedelta(hours=24)
 FAILING_GROUPS = [OutcomeGroup.NOT_ANSWERED, OutcomeGroup.FAILED, OutcomeGroup.ERROR]
 
 
+CUSTOM_WINDOW = "custom"  # an absolute start/end (dashboard/timerange.py) rather than "last …"
+
+
 @dataclass(frozen=True)
 class Window:
     key: str
@@ -67,8 +70,58 @@ class Window:
     def span(self) -> timedelta:
         return self.end - self.start
 
+    @property
+    def is_custom(self) -> bool:
+        return self.key == CUSTOM_WINDOW
+
     def previous(self) -> Window:
         return Window(self.key, self.start - self.span, self.start)
+
+    def week_earlier(self) -> Window:
+        """The same window one week before: the baseline for "up, but so is traffic"."""
+        return Window(self.key, self.start - timedelta(days=7), self.end - timedelta(days=7))
+
+    def frozen(self) -> Window:
+        return Window(CUSTOM_WINDOW, self.start, self.end)
+
+    @property
+    def query(self) -> str:
+        """The page's own query string for this window: "window=1h", or the absolute range."""
+        if not self.is_custom:
+            return f"window={self.key}"
+        return f"start={_stamp(self.start)}&end={_stamp(self.end)}"
+
+    @property
+    def label(self) -> str:
+        """For "… in {label}": "the last 1h", or "the chosen range"."""
+        return "the chosen range" if self.is_custom else f"the last {self.key}"
+
+    @property
+    def sessions_query(self) -> str:
+        """The sessions list's query string for the same sessions."""
+        if not self.is_custom:
+            return f"range={self.key}"
+        return f"start={_stamp(self.start)}&end={_stamp(self.end)}"
+
+
+def _stamp(moment: datetime) -> str:
+    """UTC, whole seconds, "Z": safe in a URL without escaping and read back by every parser."""
+    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# For absolute windows: the smallest stride giving at most about 60 bars.
+_STRIDES = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)]
+
+
+def chart_bin(window: Window) -> timedelta:
+    if window.key in CHART_BIN:
+        return CHART_BIN[window.key]
+    size, _ = _bucket_filter(window)
+    smallest = timedelta(hours=1) if size == "hour" else timedelta(minutes=1)
+    for stride in _STRIDES:
+        if stride >= smallest and window.span / stride <= 60:
+            return stride
+    return _STRIDES[-1]
 
 
 def window_for(key: str, now: datetime | None = None) -> Window:
@@ -153,6 +206,7 @@ class Tile:
     change: float | None  # percent change (count) or percentage points (rates)
     unit: str  # "%" or "pp"
     tone: str  # css modifier
+    week_change: float | None = None  # the same, against the same window a week earlier
     rising: str = "bad"  # what a rise means, for its colour: "bad", "good" or "neutral" (volume)
 
 
@@ -162,9 +216,12 @@ def outcome_counts(window: Window) -> dict[str, int]:
     return {row["outcome_group"]: row["n"] for row in rows}
 
 
-def overview_tiles(window: Window) -> list[Tile]:
-    now, before = outcome_counts(window), outcome_counts(window.previous())
-    total, prev_total = sum(now.values()), sum(before.values())
+def overview_tiles(window: Window, current: dict[str, int] | None = None) -> list[Tile]:
+    """``current``: the window's outcome counts when the caller has read them already."""
+    now = outcome_counts(window) if current is None else current
+    before = outcome_counts(window.previous())
+    week = outcome_counts(window.week_earlier())
+    total, prev_total, week_total = sum(now.values()), sum(before.values()), sum(week.values())
 
     def rate(counts: dict[str, int], groups: list[str], whole: int) -> float | None:
         return _pct(sum(counts.get(g, 0) for g in groups), whole)
@@ -179,6 +236,7 @@ def overview_tiles(window: Window) -> list[Tile]:
             round(100.0 * (total - prev_total) / prev_total, 1) if prev_total else None,
             "%",
             "neutral",
+            week_change=round(100.0 * (total - week_total) / week_total, 1) if week_total else None,
             rising="neutral",
         )
     ]
@@ -195,7 +253,8 @@ def overview_tiles(window: Window) -> list[Tile]:
                 delta(current, rate(before, groups, prev_total)),
                 "pp",
                 tone,
-                rising,
+                week_change=delta(current, rate(week, groups, week_total)),
+                rising=rising,
             )
         )
     return tiles
@@ -204,7 +263,7 @@ def overview_tiles(window: Window) -> list[Tile]:
 def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
     """Sessions per chart bin and outcome group, from the rollups (bins with no sessions included)."""
     _, where = _bucket_filter(window)
-    stride = CHART_BIN[window.key]
+    stride = chart_bin(window)
     origin = datetime(2000, 1, 1, tzinfo=timezone.UTC)
     by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if connection.vendor == "postgresql":
@@ -490,6 +549,7 @@ def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
         ("status", "status"),
         ("outcome", "outcome_group"),
         ("product", "product"),
+        ("fault_side", "fault_side"),
     ):
         if f.get(name):
             qs = qs.filter(**{lookup: f[name]})
@@ -570,7 +630,7 @@ def session_page(f: dict[str, Any], *, full_numbers: bool, cursor: str | None) -
 CSV_HEADER = [
     "session_id", "start_time", "end_time", "duration_seconds", "status", "outcome_group", "product",
     "sub_account_id", "primary_cause", "primary_cause_kind", "error_code", "anomalies", "legs",
-    "source", "destination", "destination_countries",
+    "source", "destination", "destination_countries", "fault_side",
 ]  # fmt: skip
 
 
@@ -605,6 +665,7 @@ def session_csv_rows(f: dict[str, Any], *, full_numbers: bool) -> Iterator[list[
             show_number(legs[0].source, full=full_numbers) if legs else "",
             show_number(legs[-1].destination, full=full_numbers) if legs else "",
             " ".join(sorted({leg.destination_country for leg in legs if leg.destination_country})),
+            s.fault_side,
         ]
 
 
@@ -834,6 +895,8 @@ class CodeLine:
     reason: str
     known: bool
     is_int: bool
+    share_change: float | None = None  # percentage points of share vs the previous window
+    share_week_change: float | None = None  # … vs the same window a week earlier
 
 
 def _code_counts(window: Window, extra: Q | None = None) -> dict[tuple[str, str], int]:
@@ -852,6 +915,14 @@ def code_breakdown(window: Window) -> tuple[list[CodeLine], list[CodeLine], int]
     prev_by_code: dict[str, int] = defaultdict(int)
     for (code, _), n in previous.items():
         prev_by_code[code] += n
+    week_by_code: dict[str, int] = defaultdict(int)
+    for (code, _), n in _code_counts(window.week_earlier()).items():
+        week_by_code[code] += n
+    prev_total, week_total = sum(prev_by_code.values()), sum(week_by_code.values())
+
+    def share_delta(n: int, total: int, then: int, then_total: int) -> float | None:
+        return round(100.0 * n / total - 100.0 * then / then_total, 1) if total and then_total else None
+
     ints = {int(code) for code, _ in current if _is_int(code)}
     refs = {c.code: c for c in SipCode.objects.filter(code__in=ints)} if ints else {}
     total = sum(current.values())
@@ -868,6 +939,8 @@ def code_breakdown(window: Window) -> tuple[list[CodeLine], list[CodeLine], int]
             ref.reason_phrase if ref else "",
             ref is not None,
             _is_int(code),
+            share_delta(n, total, before, prev_total),
+            share_delta(n, total, week_by_code.get(code, 0), week_total),
         )
         (known if ref else unknown).append(line)
     known.sort(key=lambda line: (line.sip_class, -line.count, line.code))

@@ -17,6 +17,7 @@ urlpatterns = [
     # For ids a browser would rewrite ("..", "a/../b"): see dashboard.links.session_url.
     path("session/<int:pk>/", views.session, name="session_by_pk"),
     path("codes/", views.codes, name="codes"),
+    path("kpis/", views.kpi_page, name="kpis"),
     path("troubleshooting/", views.troubleshooting, name="troubleshooting"),
     path("reference/", views.reference, name="reference"),
     path("healthz", views.healthz, name="healthz"),

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import csv
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.cache import never_cache
@@ -22,7 +24,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from audit.number_search import allow_number_search
-from dashboard import charts, queries
+from classify.models import FaultSide
+from dashboard import charts, kpis, queries, timerange
 from dashboard import filters as filter_reads
 from dashboard.forms import SessionFilterForm
 from products import queries as product_queries
@@ -78,8 +81,10 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _window(request: HttpRequest) -> queries.Window:
-    return queries.window_for(request.GET.get("window", queries.DEFAULT_WINDOW))
+def _window(request: HttpRequest) -> tuple[queries.Window, dict[str, Any]]:
+    """The page's window ("last 1 h" or an absolute start/end) and the window picker's context."""
+    window, error = timerange.window_from(request.GET)
+    return window, timerange.window_context(window, error)
 
 
 def _render(request: HttpRequest, template: str, partial: str, context: dict[str, Any]) -> HttpResponse:
@@ -95,19 +100,25 @@ def _webhook_url(request: HttpRequest) -> str:
 @login_required
 @vary_on_headers("HX-Request")
 def overview(request: HttpRequest) -> HttpResponse:
-    window = _window(request)
+    window, window_ui = _window(request)
     # The feed sits outside the htmx partial (it polls on its own), so a partial skips it.
     feed_filter = filter_reads.FeedFilter.from_params(request.GET)
     rows, cursor = (
         ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request), where=feed_filter.q())
     )
+    causes = kpis.who(window, queries.failure_causes(window))
+    totals, outcomes = kpis.totals_and_outcomes(window)
     context = {
-        "window": window,
-        "windows": list(queries.WINDOWS),
-        "tiles": queries.overview_tiles(window),
-        "chart": charts.outcome_chart(queries.outcome_series(window)),
+        **window_ui,
+        "tiles": queries.overview_tiles(window, outcomes),
+        "kpis": totals,
+        "chart": charts.outcome_chart(
+            queries.outcome_series(window), link=_chart_links(window, queries.chart_bin(window))
+        ),
         "series": charts.SERIES,
-        "causes": queries.failure_causes(window),
+        "causes": [c.cause for c in causes],
+        "fault_causes": [c for c in causes if c.side != FaultSide.CUSTOMER],
+        "customer_causes": [c for c in causes if c.side == FaultSide.CUSTOMER],
         "health": queries.receiver_health(window),
         "feed_rows": rows,
         "feed_cursor": cursor,
@@ -118,6 +129,36 @@ def overview(request: HttpRequest) -> HttpResponse:
         "signals": product_queries.signals(window.start, window.end),
     }
     return _render(request, "dashboard/overview.html", "overview-body", context)
+
+
+def _chart_links(window: queries.Window, stride: timedelta) -> charts.ChartLinks:
+    """Where a bar of the outcome chart leads: the sessions of that bin and outcome, and (the
+    bin itself) the overview zoomed to that bin."""
+    sessions_url, overview_url = reverse("dashboard:sessions"), reverse("dashboard:overview")
+
+    def bar(moment: datetime, outcome: str | None) -> str:
+        span = queries.Window(queries.CUSTOM_WINDOW, max(moment, window.start), min(moment + stride, window.end))
+        if outcome is None:
+            return f"{overview_url}?{span.query}"
+        return f"{sessions_url}?{span.sessions_query}&outcome={outcome}"
+
+    return bar
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def kpi_page(request: HttpRequest) -> HttpResponse:
+    window, window_ui = _window(request)
+    totals, per = kpis.breakdowns(window)
+    context = {
+        **window_ui,
+        "totals": totals,
+        "breakdowns": [(label, kpis.SESSION_FILTER[dim], per[dim]) for dim, label in kpis.BREAKDOWNS.items()],
+        "definitions": kpis.DEFINITIONS,
+        "min_sessions": kpis.min_sessions(),
+    }
+    return _render(request, "dashboard/kpis.html", "kpis-body", context)
 
 
 @require_GET
@@ -231,21 +272,26 @@ def session(request: HttpRequest, session_id: str | None = None, pk: int | None 
 @login_required
 @vary_on_headers("HX-Request")
 def codes(request: HttpRequest) -> HttpResponse:
-    window = _window(request)
+    window, window_ui = _window(request)
     focus = request.GET.get("code", "").strip()[:32] or None
     known, unknown, total = queries.code_breakdown(window)
     css = {"1xx": "c1", "2xx": "c2", "3xx": "c3", "4xx": "c4", "5xx": "c5", "6xx": "c6"}
     top = sorted(known + unknown, key=lambda line: -line.count)[:20]
+    sessions_url = reverse("dashboard:sessions")
     context = {
-        "window": window,
-        "windows": list(queries.WINDOWS),
+        **window_ui,
         "known": known,
         "unknown": unknown,
         "total": total,
         "focus": focus,
-        "chart": charts.bar_chart([(line.code, line.count, css.get(line.sip_class, "cx")) for line in top]),
+        "chart": charts.bar_chart(
+            [(line.code, line.count, css.get(line.sip_class, "cx")) for line in top],
+            # Each bar opens the sessions whose final code it is, over the same window.
+            link=lambda code: f"{sessions_url}?sip_code={code}&{window.sessions_query}" if code.isdigit() else "",
+        ),
         "splits": [(queries.SPLITS[k], k, rows) for k, rows in queries.code_splits(window, focus).items()],
         # Checked here, not only in the template: the link is for reference admins.
+        "extra_query": f"&code={quote(focus)}" if focus else "",
         "can_add_code": request.user.has_perm("reference.add_sipcode"),
         "webhook_url": _webhook_url(request),
     }
@@ -256,8 +302,8 @@ def codes(request: HttpRequest) -> HttpResponse:
 @login_required
 @vary_on_headers("HX-Request")
 def troubleshooting(request: HttpRequest) -> HttpResponse:
-    window = _window(request)
-    context = {"window": window, "windows": list(queries.WINDOWS), **queries.troubleshooting(window)}
+    window, window_ui = _window(request)
+    context = {**window_ui, **queries.troubleshooting(window)}
     return _render(request, "dashboard/troubleshooting.html", "troubleshooting-body", context)
 
 

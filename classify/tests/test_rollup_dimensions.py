@@ -44,3 +44,27 @@ def test_sessions_carry_country_and_direction_and_rollups_split_by_every_dimensi
         assert totals == expected
         rolled = SessionRollup.objects.filter(bucket_size=size).aggregate(s=Sum("answered_seconds"))["s"]
         assert rolled == answered
+
+
+def test_rollups_carry_the_answer_delay_of_answered_sessions():
+    for bodies in session_bodies(random.Random(7), 40):
+        for body in bodies:
+            store(body)
+    drain(batch_size=25)
+
+    # Connected less initiated, first legs of answered sessions, computed here from the legs.
+    expected_ms, expected_n = 0.0, 0
+    for session in Session.objects.filter(outcome_group="answered").prefetch_related("legs"):
+        legs = list(session.legs.all())
+        initiated = [leg.initiated_at for leg in legs if leg.initiated_at]
+        connected = [leg.connected_at for leg in legs if leg.connected_at]
+        if initiated and connected and min(connected) >= min(initiated):
+            expected_ms += (min(connected) - min(initiated)).total_seconds() * 1000
+            expected_n += 1
+    assert expected_n
+    for size in (BucketSize.MINUTE, BucketSize.HOUR):
+        rolled = SessionRollup.objects.filter(bucket_size=size).aggregate(
+            ms=Sum("answer_delay_ms"), n=Sum("answer_delay_count")
+        )
+        assert rolled["n"] == expected_n
+        assert abs(rolled["ms"] - expected_ms) <= expected_n  # rounded to whole ms per bucket

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -15,14 +16,17 @@ register = template.Library()
 
 @register.simple_tag
 def utc(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> SafeString | str:
-    """A <time> in UTC; static/js/localtime.js rewrites the text to the viewer's zone, UTC stays on hover."""
+    """A <time> in the viewer's zone (dashboard.timerange), UTC on hover; static/js/localtime.js
+    rewrites the text in the browser's zone on pages rendered before the zone was known."""
     if moment is None:
         return "—"
+    in_utc, local = moment.astimezone(UTC), timezone.localtime(moment)
     return format_html(
-        '<time datetime="{}" title="{} UTC">{} UTC</time>',
-        moment.isoformat(),
-        moment.strftime("%Y-%m-%d %H:%M:%S"),
-        moment.strftime(fmt),
+        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        iso_ms(in_utc),
+        in_utc.strftime("%Y-%m-%d %H:%M:%S"),
+        local.strftime(fmt),
+        local.tzname(),
     )
 
 
@@ -30,6 +34,19 @@ def utc(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> SafeString |
 def session_url(session_id: str, pk: int) -> str:
     """``{% session_url r.session_id r.id %}``: see dashboard.links.session_url."""
     return links.session_url(session_id, pk)
+
+
+def iso_ms(moment: datetime) -> str:
+    """A valid HTML datetime in UTC: at most three fraction digits (milliseconds), "Z"."""
+    moment = moment.astimezone(UTC)
+    fraction = f".{moment.microsecond // 1000:03d}" if moment.microsecond else ""
+    return f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}Z"
+
+
+@register.filter
+def pct(rate) -> str:
+    """A dashboard.kpis Rate as "97.5%", or "–" when there is nothing to divide by."""
+    return "–" if rate.pct is None else f"{rate.pct}%"
 
 
 @register.filter

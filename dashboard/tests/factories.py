@@ -141,6 +141,20 @@ def session_rollup(moment: datetime, status: str, count: int, *, size: str = "mi
         status=status,
         outcome_group=OUTCOME[status],
         count=count,
+        **{
+            name: extra[name]
+            for name in (
+                "fault_side",
+                "destination_country",
+                "direction",
+                "primary_sip_code",
+                "error_code",
+                "answered_seconds",
+                "answer_delay_ms",
+                "answer_delay_count",
+            )
+            if name in extra
+        },
     )
 
 

@@ -1,6 +1,14 @@
 // Show every <time datetime="…"> in the viewer's time zone; the UTC value stays in the title.
 (function () {
   "use strict";
+  // Tell the server the viewer's zone (dashboard/timerange.py): the next page is rendered, and
+  // typed times are read, in it. IANA names ("Asia/Singapore") need no cookie escaping.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone) && document.cookie.indexOf("sipdesk_tz=" + zone) < 0) {
+      document.cookie = "sipdesk_tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
+    }
+  } catch (e) { /* no Intl: times stay in UTC */ }
   var fmt = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short"

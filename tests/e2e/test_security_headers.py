@@ -75,6 +75,8 @@ def test_no_page_violates_the_csp(page, violations, login_as, superuser, support
         "/codes/?window=24h",
         "/codes/?window=24h&code=503",
         "/troubleshooting/?window=24h",
+        "/kpis/?window=24h",
+        "/?start=2026-12-01T10:00&end=2026-12-01T11:00",
         "/reference/",
         "/reference/?q=486",
         "/admin/",

@@ -90,6 +90,8 @@ class Command(BaseCommand):
         self.now, self.rng, self.days = now, rng, days
         self.session_roll: Counter = Counter()
         self.session_seconds: Counter = Counter()
+        self.answer_delay_ms: Counter = Counter()
+        self.answer_delay_count: Counter = Counter()
         self.code_roll: Counter = Counter()
         session_ids = _reserve(Session, sessions)
         with tqdm(total=sessions, unit="session", disable=kw.get("verbosity", 1) == 0) as bar:
@@ -101,6 +103,9 @@ class Command(BaseCommand):
                 bar.update(n)
         with transaction.atomic():
             self._write_rollups()
+        # Fresh planner statistics: without them the first page views plan against empty tables.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         self.stdout.write(
             f"{sessions} sessions over {days} days; {len(self.session_roll)} session and "
             f"{len(self.code_roll)} code rollup rows"
@@ -179,7 +184,7 @@ class Command(BaseCommand):
                     "rollup_at": start,
                 }
             )  # fmt: skip
-            self._count_session(start, sessions[-1])
+            self._count_session(start, sessions[-1], ring * 1000 if connected else None)
             callee = _number(rng, country)
             vn = _number(rng, home)
             leg_rows = []
@@ -251,12 +256,17 @@ class Command(BaseCommand):
                 _copy(RawEvent, raws)
                 _copy(EventClassification, classes)
 
-    def _count_session(self, start: datetime, row: dict) -> None:
+    def _count_session(self, start: datetime, row: dict, answer_delay_ms: int | None) -> None:
         dims = tuple(row[k] for k in SESSION_ROLLUP_DIMENSIONS)
         answered = row["duration_seconds"] or 0 if row["outcome_group"] == "answered" else 0
+        # As classify.pipeline's ANSWER_DELAY_SQL: the first leg is initiated at the start.
+        delay = answer_delay_ms if row["outcome_group"] == "answered" else None
         for size, bucket in _buckets(start, self.now):
             self.session_roll[(size, bucket, *dims)] += 1
             self.session_seconds[(size, bucket, *dims)] += answered
+            if delay is not None:
+                self.answer_delay_ms[(size, bucket, *dims)] += delay
+                self.answer_delay_count[(size, bucket, *dims)] += 1
 
     def _count_code(self, when: datetime, code: str, direction: str, country: str, sub: str) -> None:
         sip_class = f"{code[0]}xx" if len(code) == 3 and code[0] in "123456" else "invalid"
@@ -269,7 +279,11 @@ class Command(BaseCommand):
             SessionRollup,
             ["bucket_size", "bucket_start", *SESSION_ROLLUP_DIMENSIONS],
             self.session_roll,
-            extra={"answered_seconds": self.session_seconds},
+            extra={
+                "answered_seconds": self.session_seconds,
+                "answer_delay_ms": self.answer_delay_ms,
+                "answer_delay_count": self.answer_delay_count,
+            },
         )
         _upsert_rollups(
             CodeRollupModel,

@@ -1,0 +1,160 @@
+"""KPIs on hand-computed numbers, their pages, the fault split, and who is behind each cause."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard import kpis
+from dashboard.queries import window_for
+from dashboard.tests.factories import make_session, session_rollup
+
+pytestmark = pytest.mark.django_db
+
+
+def _traffic(moment, sub: str = "acme_sg", country: str = "SG", scale: int = 1) -> None:
+    """21 sessions: 13 attempts once the 3 redirected and 5 in-progress ones are left out."""
+    rows = [
+        ("COMPLETED", 6, {"answered_seconds": 600, "answer_delay_ms": 24000, "answer_delay_count": 6}),
+        ("BUSY", 2, {"primary_sip_code": 486, "fault_side": "customer"}),
+        ("NO_ANSWER", 1, {"fault_side": "customer"}),
+        ("FAILED", 2, {"primary_sip_code": 503, "fault_side": "network"}),
+        ("FAILED", 1, {"primary_sip_code": 408, "fault_side": "network"}),
+        ("FAILED", 1, {"primary_sip_code": 404, "fault_side": "configuration"}),
+        ("FAILED", 3, {"primary_sip_code": 302, "fault_side": "none"}),
+        ("IN_PROGRESS", 5, {}),
+    ]
+    for status, n, extra in rows:
+        extra = {**extra, **{k: v * scale for k, v in extra.items() if k.startswith("answer")}}
+        session_rollup(moment, status, n * scale, sub_account_id=sub, destination_country=country, **extra)
+
+
+def test_kpis_on_hand_computed_numbers(settings):
+    settings.SIPDESK_KPI_MIN_SESSIONS = 10
+    _traffic(timezone.now() - timedelta(minutes=5))
+    k = kpis.totals(window_for("1h"))
+    assert (k.sessions, k.attempts) == (21, 13)  # 3xx and in-progress are not attempts
+    assert (k.asr.part, k.asr.pct) == (6, 46.2)  # 6 / 13
+    assert (k.ner.part, k.ner.pct) == (9, 69.2)  # answered 6 + 486 ×2 + no answer 1
+    assert (k.isa.part, k.isa.pct) == (3, 23.1)  # 503 ×2 + 408
+    assert k.acd.value == 100.0  # 600 s / 6 answered
+    assert k.answer_delay.value == 4.0  # 24,000 ms / 6
+    assert (k.customer.pct, k.network.pct, k.configuration.pct) == (23.1, 23.1, 7.7)  # 3, 3, 1 of 13
+    assert not k.asr.low
+
+
+def test_rates_on_too_few_sessions_are_low(settings):
+    settings.SIPDESK_KPI_MIN_SESSIONS = 14
+    _traffic(timezone.now() - timedelta(minutes=5))
+    k = kpis.totals(window_for("1h"))
+    assert k.asr.low
+    assert k.ner.low
+    assert k.acd.low
+    settings.SIPDESK_KPI_MIN_SESSIONS = 6
+    k = kpis.totals(window_for("1h"))
+    assert not k.asr.low
+    assert not k.acd.low
+
+
+def test_no_sessions_means_no_rate():
+    k = kpis.totals(window_for("1h"))
+    assert k.asr.pct is None
+    assert k.acd.value is None
+    assert k.asr.low
+    assert all(cell.value == "–" for cell in k.cells)
+
+
+def test_breakdowns_per_sub_account_country_and_product(settings):
+    settings.SIPDESK_KPI_MIN_SESSIONS = 20
+    moment = timezone.now() - timedelta(minutes=5)
+    _traffic(moment, sub="acme_sg", country="SG", scale=2)
+    session_rollup(moment, "FAILED", 4, sub_account_id="beta_ph", destination_country="PH", primary_sip_code=503)
+    session_rollup(moment, "COMPLETED", 1, sub_account_id="beta_ph", destination_country="PH")
+    totals, per = kpis.breakdowns(window_for("1h"))
+    assert totals.attempts == 26 + 5
+    subs = {k.value: k for k in per["sub_account_id"]}
+    assert [k.value for k in per["sub_account_id"]] == ["acme_sg", "beta_ph"]  # most attempts first
+    assert subs["acme_sg"].asr.pct == 46.2
+    assert not subs["acme_sg"].asr.low
+    assert (subs["beta_ph"].asr.pct, subs["beta_ph"].isa.pct, subs["beta_ph"].attempts) == (20.0, 80.0, 5)
+    assert subs["beta_ph"].asr.low  # 5 attempts < 20
+    assert {k.value for k in per["destination_country"]} == {"SG", "PH"}
+    assert [(k.value, k.label, k.attempts) for k in per["product"]] == [("IVR", "IVR", 31)]
+
+
+def test_kpi_page_shows_every_kpi_with_counts_definitions_and_greys_thin_rates(support_client, settings):
+    settings.SIPDESK_KPI_MIN_SESSIONS = 10
+    moment = timezone.now() - timedelta(minutes=5)
+    _traffic(moment)
+    session_rollup(moment, "COMPLETED", 2, sub_account_id="tiny")
+    body = support_client.get("/kpis/?window=1h").content.decode()
+    for name in ("ASR", "NER", "ISA", "ACD", "Answer delay", "Customer behaviour", "Network / platform"):
+        assert re.search(rf'<abbr title="[^"]+">{re.escape(name)}</abbr>', body), name
+    assert "RFC 6076" in body
+    assert "no ringing" in body
+    assert "8 of 15" in body  # ASR over all: (6 + 2) of 15 attempts
+    assert 'href="/sessions/?range=1h&amp;sub_account=tiny"' in body
+    # "tiny" has 2 attempts: its rates are greyed, acme_sg's (13) are not.
+    tiny_row = body[body.index(">tiny</a>") : body.index("</tr>", body.index(">tiny</a>"))]
+    assert 'class="num rate low"' in tiny_row
+    acme_row = body[body.index(">acme_sg</a>") : body.index("</tr>", body.index(">acme_sg</a>"))]
+    assert 'class="num rate" title="6 of 13"' in acme_row  # ASR on 13 attempts
+    assert 'class="num rate low" title="6 answered"' in acme_row  # ACD on 6 answered < 10
+
+
+def test_overview_shows_kpis_and_the_three_fault_rates(support_client, settings):
+    settings.SIPDESK_KPI_MIN_SESSIONS = 100
+    _traffic(timezone.now() - timedelta(minutes=5))
+    body = support_client.get("/?window=1h").content.decode()
+    strip = body[body.index('<section class="kpis"') : body.index("</section>", body.index('<section class="kpis"'))]
+    assert "46.2%" in strip
+    assert "6 of 13" in strip
+    for name, share in (
+        ("Customer behaviour", "3 of 13"),
+        ("Network / platform", "3 of 13"),
+        ("Configuration", "1 of 13"),
+    ):
+        assert name in strip
+        assert share in strip
+    assert "kpi kpi-asr low" in strip  # 13 attempts < 100: greyed, with its count
+    assert "too few to trust" in strip
+
+
+def test_sessions_filter_and_csv_by_fault_side(support_client):
+    network = make_session(status="FAILED", sip_code=503, fault_side="network")
+    make_session(status="FAILED", sip_code=404, fault_side="configuration")
+    make_session(status="BUSY", sip_code=486, fault_side="customer")
+    rows = support_client.get("/sessions/?fault_side=network").context["page"].rows
+    assert [r.session_id for r in rows] == [network.session_id]
+    body = b"".join(support_client.get("/sessions/export.csv?fault_side=network").streaming_content).decode()
+    lines = list(csv.DictReader(io.StringIO(body)))
+    assert [(line["session_id"], line["fault_side"]) for line in lines] == [(network.session_id, "network")]
+
+
+def test_failure_causes_show_who_and_customer_behaviour_apart(support_client):
+    for _ in range(3):
+        make_session(status="FAILED", sip_code=503, sub_account="acme_sg", country="SG")
+    make_session(status="FAILED", sip_code=503, sub_account="beta_ph", country="PH")
+    make_session(status="BUSY", sip_code=486, sub_account="acme_sg")
+    moment = timezone.now() - timedelta(minutes=5)
+    # Who comes from the session rollups, which the pipeline keeps in step with the sessions.
+    session_rollup(moment, "FAILED", 3, sub_account_id="acme_sg", destination_country="SG", primary_sip_code=503)
+    session_rollup(moment, "FAILED", 1, sub_account_id="beta_ph", destination_country="PH", primary_sip_code=503)
+    session_rollup(moment, "BUSY", 1, sub_account_id="acme_sg", destination_country="SG", primary_sip_code=486)
+    response = support_client.get("/?window=1h")
+    faults, customer = response.context["fault_causes"], response.context["customer_causes"]
+    assert [(w.cause.cause, w.sub_accounts, w.countries) for w in faults] == [
+        ("503", [("acme_sg", 3), ("beta_ph", 1)], [("SG", 3), ("PH", 1)])
+    ]
+    assert [w.cause.cause for w in customer] == ["486"]
+    body = response.content.decode()
+    assert 'href="/sessions/?range=1h&amp;sip_code=503&amp;sub_account=beta_ph"' in body
+    assert 'href="/sessions/?range=1h&amp;sip_code=503&amp;country=PH"' in body
+    faults_at = body.index("Network and configuration faults")
+    assert faults_at < body.index("<strong>503</strong>", faults_at) < body.index("Customer behaviour <span")
+    assert body.index("Customer behaviour <span") < body.index("<strong>486</strong>", faults_at)
