@@ -119,10 +119,20 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
             # the planner on the primary key instead of hash-joining the whole table.)
             cursor.execute(
                 "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"
-                " WHERE id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s"
+                " WHERE state = %s AND id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s"
                 " AND (%s::bigint IS NULL OR id = %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))"
                 " RETURNING id, body, deliveries, received_at, session_id",
-                [EventState.PROCESSED.value, now, EventState.PENDING.value, only_id, only_id, size],
+                # "state = pending" outside too: each raw partition then probes its small pending
+                # index, not its primary key (webhooks/partitions.py).
+                [
+                    EventState.PROCESSED.value,
+                    now,
+                    EventState.PENDING.value,
+                    EventState.PENDING.value,
+                    only_id,
+                    only_id,
+                    size,
+                ],
             )
             claimed = sorted(cursor.fetchall())
         if not claimed:

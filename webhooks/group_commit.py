@@ -1,8 +1,9 @@
 """Group commit for the ASGI receiver: the webhooks that arrive together share one INSERT.
 
 Each request hands its prepared event to the process's ``GroupCommitWriter`` and waits. One
-writer task takes everything waiting, stores it with ONE ``INSERT … VALUES (…), (…) ON CONFLICT
-(dedupe_key) DO NOTHING`` (autocommit: the statement is its own transaction), and only then
+writer task takes everything waiting, stores it with ONE ``INSERT … VALUES (…), (…)`` whose
+rows with a taken dedupe key the table's trigger skips (webhooks/partitions.py; autocommit:
+the statement is its own transaction), and only then
 answers each request, so every 200 still means "committed in PostgreSQL". Batches form by
 themselves: while one commit is in flight the next requests queue up, so a quiet receiver
 writes batches of one and a busy one amortises the round trip, the commit and the statement's
