@@ -655,6 +655,9 @@ class SessionDetail:
     timeline: list[TimelineEntry]
     anomalies: list[tuple[str, str]]
     guidance: Guidance | None
+    # Set when some of its raw payloads are past SIPDESK_RAW_RETENTION_DAYS (retention/purge.py).
+    payloads_expired: datetime | None = None
+    raw_retention_days: int = 0
 
 
 def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None = None) -> SessionDetail | None:
@@ -736,7 +739,13 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
     troubleshooting_ids = {
         tid for e in timeline if e.classification for tid in e.classification.troubleshooting_ids or []
     }
-    return SessionDetail(session, leg_views, timeline, anomalies, _guidance(session, refs, troubleshooting_ids))
+    raw_days = settings.SIPDESK_RAW_RETENTION_DAYS
+    horizon = timezone.now() - timedelta(days=raw_days)
+    first_seen = min(filter(None, [session.first_event_at, session.start_time]), default=None)
+    return SessionDetail(
+        session, leg_views, timeline, anomalies, _guidance(session, refs, troubleshooting_ids),
+        payloads_expired=horizon if first_seen and first_seen < horizon else None, raw_retention_days=raw_days,
+    )  # fmt: skip
 
 
 def _guidance(session: Session, refs: dict[int, SipCode], troubleshooting_ids: set[int]) -> Guidance | None:

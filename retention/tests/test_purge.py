@@ -150,3 +150,31 @@ def test_sessions_legs_classifications_and_hour_rollups_go_past_their_retention(
     assert "delete 1 rows from classify_session" in printed
     assert "delete 2 rows from classify_callleg" in printed
     assert "analyzed" in printed
+
+
+def test_a_session_page_says_when_its_raw_payloads_have_expired(settings, support_client):
+    settings.SIPDESK_RAW_RETENTION_DAYS = 30
+    now = timezone.now()
+    expired = make_session(start=now - timedelta(days=40))
+    current = make_session(start=now - timedelta(days=2))
+    make_event(current)
+
+    expired_page = support_client.get(f"/sessions/{expired.session_id}/").content.decode()
+    current_page = support_client.get(f"/sessions/{current.session_id}/").content.decode()
+
+    assert 'data-testid="payloads-expired"' in expired_page
+    assert "Raw payloads are kept 30 days" in expired_page
+    assert "payloads-expired" not in current_page
+
+
+def test_import_events_ends_with_analyze(tmp_path):
+    def analyze_count() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'webhooks_dedupekey'")
+            return cursor.fetchone()[0]
+
+    before = analyze_count()
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(body("imported") + b"\n")
+    call_command("import_events", str(path), stdout=io.StringIO())
+    assert analyze_count() == before + 1
