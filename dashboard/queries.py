@@ -33,6 +33,7 @@ from reference.models import (
     TroubleshootingEntry,
     VoiceErrorCode,
 )
+from retention import disk
 from webhooks.models import EventState, RawEvent, ReceiverTally
 
 # --- windows ---------------------------------------------------------------------------------
@@ -337,6 +338,7 @@ class Health:
     refusals_by_reason: dict[str, int]
     oldest_pending_age_seconds: float = 0.0
     pending_age_limit_seconds: int = 0
+    disk_warnings: list[str] = field(default_factory=list)  # retention/disk.py
 
     @property
     def queue_stuck(self) -> bool:
@@ -360,7 +362,7 @@ def receiver_health(window: Window) -> Health:
             by_reason[row["reason"] or "unspecified"] = by_reason.get(row["reason"] or "unspecified", 0) + row["n"]
     return Health(
         last, pending, failed, duplicates, refusals, by_reason,
-        backlog["oldest_pending_age_seconds"], backlog["pending_age_limit_seconds"],
+        backlog["oldest_pending_age_seconds"], backlog["pending_age_limit_seconds"], disk.warnings(),
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from audit.number_search import allow_number_search
 from dashboard import charts, queries
 from dashboard.forms import SessionFilterForm
 from products import queries as product_queries
+from retention import disk
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
 WEBHOOK_PATH = "/webhooks/8x8/"
@@ -271,6 +272,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         # A stuck queue (issue 9): events are stored but nothing gets classified.
         queue_ok = backlog["oldest_pending_age_seconds"] <= backlog["pending_age_limit_seconds"]
         body["queue"] = "ok" if queue_ok else "stuck: the oldest pending event is older than the limit"
+        # A warning, not a 503: a load balancer must not take a working receiver out for it.
+        body["disk_warnings"] = disk.warnings()
     healthy = db_ok and broker_ok and queue_ok
     body["status"] = "ok" if healthy else "unavailable"
     return JsonResponse(body, status=200 if healthy else 503)

@@ -107,6 +107,9 @@ def purge(*, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
         _delete_batches(report, table, "id", "bucket_size = 'hour' AND bucket_start < %s", [cut["rollup"]], dry_run)
 
     if not dry_run:
+        from retention.disk import record_size  # the disk guard's daily sample
+
+        record_size(today)
         touched = [t for t, rows in report.deleted.items() if rows]
         if report.dropped_partitions or report.created_partitions:
             touched.append(partitions.TABLE)

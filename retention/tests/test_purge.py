@@ -178,3 +178,26 @@ def test_import_events_ends_with_analyze(tmp_path):
     path.write_bytes(body("imported") + b"\n")
     call_command("import_events", str(path), stdout=io.StringIO())
     assert analyze_count() == before + 1
+
+
+def test_the_disk_guard_warns_when_purge_is_not_keeping_up(settings, client):
+    from retention import disk
+    from retention.models import SizeSample
+
+    settings.SIPDESK_RAW_RETENTION_DAYS = 30
+    assert disk.warnings() == []
+    stray = ingest(body("stray")).event_id
+    age(stray, 400)  # lands in the DEFAULT partition: no day partition covers it
+    assert any("outside every day partition" in w for w in disk.warnings())
+    assert any("outside every day partition" in w for w in client.get("/healthz").json()["disk_warnings"])
+
+    # Steady state (a partition at the horizon) and 30% growth in a week: warned.
+    partitions.ensure_partitions((timezone.now() - timedelta(days=31)).date(), timezone.now().date())
+    RawEvent.objects.filter(id=stray).delete()
+    today = timezone.now().astimezone(UTC).date()
+    SizeSample.objects.create(day=today - timedelta(days=7), database_bytes=1_000_000_000, raw_bytes=0)
+    SizeSample.objects.create(day=today, database_bytes=1_300_000_000, raw_bytes=0)
+    assert disk.warnings() == ["database grew 30% in 7 days with raw retention steady at 30 days"]
+    settings.SIPDESK_DISK_MIN_FREE_PERCENT = 99 if disk.free_space() else 0
+    if disk.free_space():  # the data directory is visible here (local server, superuser)
+        assert any(w.startswith("disk ") for w in disk.warnings())
