@@ -82,11 +82,6 @@ TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg
 def process_pending(batch_size: int | None = None) -> int:
     """Classify one batch of pending events; returns how many events it took (0: nothing to do)."""
     size = batch_size or settings.SIPDESK_CLASSIFY_BATCH_SIZE
-    if connection.vendor != "postgresql":
-        # The batch SQL (SKIP LOCKED claims, COPY, upserts) is PostgreSQL's. On the SQLite
-        # fallback of `make run` events are stored and stay pending; nothing is lost.
-        _warn_not_postgresql()
-        return 0
     try:
         return _process_batch(size)
     except TRANSIENT:
@@ -97,11 +92,6 @@ def process_pending(batch_size: int | None = None) -> int:
         # a time so only the culprit is marked failed, with the reason, and the queue keeps moving.
         log.exception("a batch of %d events could not be written; retrying them one by one", size)
         return _process_singly(size)
-
-
-@functools.cache
-def _warn_not_postgresql() -> None:
-    log.warning("classification needs PostgreSQL (this is %s): events stay pending", connection.vendor)
 
 
 def _process_batch(size: int, only_id: int | None = None) -> int:

@@ -203,19 +203,12 @@ def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
     stride = CHART_BIN[window.key]
     origin = datetime(2000, 1, 1, tzinfo=timezone.UTC)
     by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    if connection.vendor == "postgresql":
-        rows = (
-            SessionRollup.objects.filter(where)
-            .annotate(bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)))
-            .values("bin", "outcome_group")
-            .annotate(n=Sum("count"))
-        )
-    else:
-        # SQLite (the `make run` fallback) has no date_bin: bin the bucket rows here instead.
-        rows = (
-            {"bin": origin + ((row["bucket_start"] - origin) // stride) * stride, **row}
-            for row in SessionRollup.objects.filter(where).values("bucket_start", "outcome_group", n=F("count"))
-        )
+    rows = (
+        SessionRollup.objects.filter(where)
+        .annotate(bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)))
+        .values("bin", "outcome_group")
+        .annotate(n=Sum("count"))
+    )
     for row in rows:
         by_bin[row["bin"]][row["outcome_group"]] += row["n"]
     first = origin + ((window.start - origin) // stride) * stride
@@ -493,10 +486,7 @@ def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
     if f.get("error_code") is not None:
         qs = qs.filter(error_code=f["error_code"])
     if f.get("anomaly"):
-        if connection.vendor == "postgresql":
-            qs = qs.filter(anomalies__contains=[f["anomaly"]])
-        else:  # SQLite cannot do JSON containment; slugs are plain words, so match the quoted string
-            qs = qs.filter(anomalies__icontains=f'"{f["anomaly"]}"')
+        qs = qs.filter(anomalies__contains=[f["anomaly"]])
     leg_filter = Q()
     if f.get("direction"):
         leg_filter &= Q(direction=f["direction"])
