@@ -33,6 +33,7 @@ import psycopg
 from django.conf import settings
 from django.utils import timezone
 
+from config import metrics
 from webhooks import enqueue, tallies
 from webhooks.ingest import (
     BATCH_BUMP_SQL,
@@ -174,6 +175,7 @@ class GroupCommitWriter:
     async def write(self, batch: list[_Waiting]) -> None:
         """Store one batch and answer every request in it."""
         self.batches_written += 1
+        metrics.BATCH_SIZE.observe(len(batch))
         keys: dict[str, _Key] = {}
         for waiting in batch:
             keys.setdefault(waiting.event.dedupe_key, _Key()).waiting.append(waiting)
