@@ -10,7 +10,7 @@
   an event whose payload has expired is still a duplicate and cannot re-derive a session from
   a partial set of events.
 - hour rollups older than SIPDESK_ROLLUP_RETENTION_DAYS (the trend) are deleted the same way.
-Every table it deleted from is ANALYZEd at the end, so the planner sees the new sizes.
+Every table it deleted rows from is ANALYZEd at the end, so the planner sees the new sizes.
 """
 
 from __future__ import annotations
@@ -110,9 +110,9 @@ def purge(*, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
         from retention.disk import record_size  # the disk guard's daily sample
 
         record_size(today)
+        # Not the raw table: dropping a partition leaves the others' statistics as they were, and
+        # ANALYZE of the parent would sample every partition, hourly, to no end.
         touched = [t for t, rows in report.deleted.items() if rows]
-        if report.dropped_partitions or report.created_partitions:
-            touched.append(partitions.TABLE)
         analyze(touched)
         report.analyzed = touched
     return report
