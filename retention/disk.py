@@ -20,7 +20,7 @@ import shutil
 from datetime import UTC, date, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.utils import timezone
 
 from retention.models import SizeSample
@@ -42,16 +42,10 @@ def record_size(today: date | None = None) -> SizeSample:
     return sample
 
 
-def free_space() -> tuple[int, int] | None:
+def free_space(data_dir: str | None) -> tuple[int, int] | None:
     """(free, total) bytes of the data directory's file system, or None when not visible."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('data_directory', true)")
-            (data_dir,) = cursor.fetchone()
-    except DatabaseError:
-        return None
     if not data_dir:
-        return None
+        return None  # pg_settings hides it from roles that may not read it
     try:
         usage = shutil.disk_usage(data_dir)
     except OSError:  # another machine's path, or not ours to read
@@ -59,30 +53,42 @@ def free_space() -> tuple[int, int] | None:
     return usage.free, usage.total
 
 
+_FACTS_SQL = f"""
+SELECT (SELECT setting FROM pg_settings WHERE name = 'data_directory'),
+       EXISTS (SELECT 1 FROM {partitions.DEFAULT_PARTITION}),
+       (SELECT min(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = '{partitions.TABLE}'::regclass AND c.relname ~ '^{partitions.TABLE}_p[0-9]{{8}}$'),
+       (SELECT json_agg(json_build_array(day, database_bytes) ORDER BY day)
+          FROM retention_sizesample WHERE day >= %s)
+"""  # noqa: S608 - constants only
+
+
 def warnings() -> list[str]:
+    """One query (the health strip is on every overview load)."""
     found: list[str] = []
-    space = free_space()
+    today = timezone.now().astimezone(UTC).date()
+    with connection.cursor() as cursor:
+        cursor.execute(_FACTS_SQL, [today - timedelta(days=GROWTH_DAYS)])
+        data_dir, default_has_rows, oldest_partition, samples = cursor.fetchone()
+    space = free_space(data_dir)
     if space is not None:
         free, total = space
         if total and free * 100 / total < settings.SIPDESK_DISK_MIN_FREE_PERCENT:
             found.append(f"disk {free * 100 / total:.0f}% free ({free / 1e9:.1f} GB) on the database's volume")
-    today = timezone.now().astimezone(UTC).date()
-    days = partitions.day_partitions()
     raw_days = settings.SIPDESK_RAW_RETENTION_DAYS
-    if days and days[0].day < today - timedelta(days=raw_days + 2):
-        found.append(f"raw events from {days[0].day} are still stored: the retention job is not running")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {partitions.DEFAULT_PARTITION})")  # noqa: S608
-        if cursor.fetchone()[0]:
-            found.append("raw events outside every day partition: the retention job is not running")
-    steady = bool(days) and days[0].day <= today - timedelta(days=raw_days)
-    samples = list(SizeSample.objects.filter(day__gte=today - timedelta(days=GROWTH_DAYS)).order_by("day"))
-    if steady and len(samples) >= 2 and samples[0].day <= today - timedelta(days=GROWTH_DAYS - 1):
-        first, last = samples[0].database_bytes, samples[-1].database_bytes
+    oldest = date.fromisoformat(oldest_partition.rsplit("_p", 1)[1]) if oldest_partition else None
+    if oldest and oldest < today - timedelta(days=raw_days + 2):
+        found.append(f"raw events from {oldest} are still stored: the retention job is not running")
+    if default_has_rows:
+        found.append("raw events outside every day partition: the retention job is not running")
+    steady = oldest is not None and oldest <= today - timedelta(days=raw_days)
+    sizes = [(date.fromisoformat(day), size) for day, size in samples or []]
+    if steady and len(sizes) >= 2 and sizes[0][0] <= today - timedelta(days=GROWTH_DAYS - 1):
+        (first_day, first), (last_day, last) = sizes[0], sizes[-1]
         growth = (last - first) * 100 / first if first else 0
         if growth > GROWTH_WARN_PERCENT:
             found.append(
-                f"database grew {growth:.0f}% in {(samples[-1].day - samples[0].day).days} days"
+                f"database grew {growth:.0f}% in {(last_day - first_day).days} days"
                 f" with raw retention steady at {raw_days} days"
             )
     return found

@@ -13,7 +13,8 @@ so ``dedupe_key`` cannot be unique on the table itself. The small webhooks_dedup
 holds one row per key (its primary key decides duplicates, exactly, as the old unique
 constraint did) and a BEFORE INSERT trigger (migration 0003) claims the key in the same
 statement as the raw row: a row whose key is taken is skipped, so ``INSERT … RETURNING`` returns
-only the rows stored, for every writer (receiver, group commit, COPY, the ORM).
+only the rows stored, for every writer (receiver, group commit, COPY, the ORM). Deleting a row
+frees its key; dropping a partition does not (no row trigger fires), so keys outlive payloads.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ def _create_partition(day: date) -> None:
             f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION} WHERE received_at >= %s AND received_at < %s"  # noqa: S608
             f" RETURNING *) INSERT INTO {name} SELECT * FROM moved",
             [start, end],
+        )
+        # The DELETE released the moved rows' keys (the trigger); they are the same events still.
+        cursor.execute(
+            f"INSERT INTO webhooks_dedupekey (dedupe_key, event_id, received_at)"  # noqa: S608
+            f" SELECT dedupe_key, id, received_at FROM {name} ON CONFLICT (dedupe_key) DO NOTHING"
         )
         cursor.execute(f"ALTER TABLE {TABLE} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [start, end])
 

@@ -53,6 +53,12 @@ INDEXES = [
 CLAIM_KEY = f"""
 CREATE FUNCTION webhooks_rawevent_claim_key() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'DELETE' THEN
+        -- A row deleted (by hand, a test, reclassify's tools) frees its key. A dropped partition
+        -- fires no row trigger: its keys stay, so a late redelivery is still a duplicate.
+        DELETE FROM webhooks_dedupekey WHERE dedupe_key = OLD.dedupe_key AND event_id = OLD.id;
+        RETURN OLD;
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         -- received_at changed (never by sipdesk; by hand or by a test): the key follows its row.
         UPDATE webhooks_dedupekey SET received_at = NEW.received_at
@@ -72,7 +78,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER webhooks_rawevent_claim_key BEFORE INSERT OR UPDATE OF received_at ON {TABLE}
+CREATE TRIGGER webhooks_rawevent_claim_key BEFORE INSERT OR DELETE OR UPDATE OF received_at ON {TABLE}
     FOR EACH ROW EXECUTE FUNCTION webhooks_rawevent_claim_key();
 """
 
