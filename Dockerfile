@@ -20,4 +20,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-only SIPDESK_WEBHOOK_SECRETS=collectstatic-o
 
 USER sipdesk
 EXPOSE 8000 8001
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-"]

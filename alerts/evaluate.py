@@ -330,9 +330,6 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
     """Evaluate every enabled rule once. Concurrent cycles (two beats) wait on each other."""
     now = now or timezone.now()
     result = CycleResult()
-    if connection.vendor != "postgresql":
-        # The SQLite fallback of `make run` never classifies, so there are no rollups to read.
-        return result
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVALUATION_LOCK_KEY])

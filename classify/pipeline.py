@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from classify.models import (
 )
 from classify.normalise import VIRTUAL_NUMBER_UPDATE, NormalisedEvent, NormaliseError, normalise
 from classify.rules import Derived, LegState, SessionState, StoredEvent, derive_session
+from config import metrics
 from products.matching import ProductRuleSet, load_product_rules
 from products.numbers import record_virtual_numbers
 from reference.snapshot import ReferenceSnapshot, load_snapshot
@@ -82,11 +84,6 @@ TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg
 def process_pending(batch_size: int | None = None) -> int:
     """Classify one batch of pending events; returns how many events it took (0: nothing to do)."""
     size = batch_size or settings.SIPDESK_CLASSIFY_BATCH_SIZE
-    if connection.vendor != "postgresql":
-        # The batch SQL (SKIP LOCKED claims, COPY, upserts) is PostgreSQL's. On the SQLite
-        # fallback of `make run` events are stored and stay pending; nothing is lost.
-        _warn_not_postgresql()
-        return 0
     try:
         return _process_batch(size)
     except TRANSIENT:
@@ -99,13 +96,9 @@ def process_pending(batch_size: int | None = None) -> int:
         return _process_singly(size)
 
 
-@functools.cache
-def _warn_not_postgresql() -> None:
-    log.warning("classification needs PostgreSQL (this is %s): events stay pending", connection.vendor)
-
-
 def _process_batch(size: int, only_id: int | None = None) -> int:
     now = timezone.now()
+    started = time.perf_counter()
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Everything written here is derived and rebuilt from raw events: a crash may lose the
@@ -119,15 +112,29 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
             # the planner on the primary key instead of hash-joining the whole table.)
             cursor.execute(
                 "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"
-                " WHERE id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s"
+                " WHERE state = %s AND id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s"
                 " AND (%s::bigint IS NULL OR id = %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))"
                 " RETURNING id, body, deliveries, received_at, session_id",
-                [EventState.PROCESSED.value, now, EventState.PENDING.value, only_id, only_id, size],
+                # "state = pending" outside too: each raw partition then probes its small pending
+                # index, not its primary key (webhooks/partitions.py).
+                [
+                    EventState.PROCESSED.value,
+                    now,
+                    EventState.PENDING.value,
+                    EventState.PENDING.value,
+                    only_id,
+                    only_id,
+                    size,
+                ],
             )
             claimed = sorted(cursor.fetchall())
         if not claimed:
             return 0
-        process_rows(claimed, load_snapshot(), now)
+        failed = process_rows(claimed, load_snapshot(), now)
+    # Counted once committed: a batch that rolls back is classified again (or failed singly).
+    metrics.CLASSIFY_SECONDS.observe(time.perf_counter() - started)
+    metrics.CLASSIFIED.inc(len(claimed) - failed)
+    metrics.FAILED.inc(failed)
     return len(claimed)
 
 
@@ -140,17 +147,19 @@ def _process_singly(limit: int) -> int:
             raise
         except Exception as exc:
             reason = f"could not be stored: {type(exc).__name__}: {exc}"
-            RawEvent.objects.filter(id=event_id, state=EventState.PENDING).update(
+            if RawEvent.objects.filter(id=event_id, state=EventState.PENDING).update(
                 state=EventState.FAILED, attempts=F("attempts") + 1, last_error=reason[:2000]
-            )
+            ):
+                metrics.FAILED.inc()
     return len(ids)
 
 
 def process_rows(
     rows: Sequence[tuple], snapshot: ReferenceSnapshot, now: datetime, product_rules: ProductRuleSet | None = None
-) -> None:
+) -> int:
     """Classify claimed ``(id, body, deliveries, received_at, session_id)`` rows, already marked
-    processed at ``now`` (inside the claiming transaction); bodies it cannot read are marked failed."""
+    processed at ``now`` (inside the claiming transaction); bodies it cannot read are marked failed
+    (how many is returned)."""
     batch: dict[int, StoredEvent] = {}
     failures: dict[int, str] = {}
     for event_id, body, deliveries, received_at, _ in rows:
@@ -204,6 +213,7 @@ def process_rows(
         _floor(s.time, BucketSize.MINUTE) for s in batch.values() if not s.event.session_id and s.event.sip_code_raw
     }
     recompute_rollups(minutes, code_minutes, now=now)
+    return len(failures)
 
 
 # --- normalised bodies, cached ------------------------------------------------------------

@@ -78,17 +78,17 @@ def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Networ
 
 
 def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
-    """Turn postgres://user:pass@host:port/db or sqlite:///path into a DATABASES entry."""
+    """Turn postgres://user:pass@host:port/db into a DATABASES entry.
+
+    PostgreSQL only: partitions, jsonb, COPY, SKIP LOCKED and the trigger that dedupes raw
+    events are all PostgreSQL's (`make run` starts an embedded one when none answers).
+    """
     parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = unquote(parts.path)
-        # sqlite:///relative.db -> "relative.db"; sqlite:////abs/path.db -> "/abs/path.db"
-        path = path[1:]
-        if not path:
-            raise ImproperlyConfigured(f"{name}: sqlite URL needs a file path, got {url!r}")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
     if parts.scheme not in {"postgres", "postgresql"}:
-        raise ImproperlyConfigured(f"{name} must start with postgres:// or sqlite:///, got {url!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be a PostgreSQL URL (postgres://user:password@host:port/dbname), got {url!r};"
+            " sipdesk runs on PostgreSQL only"
+        )
     db_name = unquote(parts.path.lstrip("/"))
     if not db_name:
         raise ImproperlyConfigured(f"{name} must name a database, got {url!r}")

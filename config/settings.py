@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "alerts",
     "notes",
     "incidents",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -192,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {"task": "alerts.evaluate", "schedule": 60.0},
     "sweep-notifications": {"task": "alerts.sweep_notifications", "schedule": 30.0},
     "group-incidents": {"task": "incidents.group_sessions", "schedule": 30.0},
+    # Creates the coming week's raw partitions too: hourly, so a day of beat outage loses nothing.
+    "purge-old-events": {"task": "retention.purge", "schedule": 3600.0},
 }
 # Only for `make run` without Redis: tasks run inside the web process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("SIPDESK_TASKS_EAGER", False)
@@ -242,6 +245,12 @@ SIPDESK_PENDING_AGE_LIMIT_SECONDS = env_int("SIPDESK_PENDING_AGE_LIMIT_SECONDS",
 SIPDESK_MISSING_SUMMARY_MINUTES = env_int("SIPDESK_MISSING_SUMMARY_MINUTES", 15, minimum=1)
 # When set, /metrics requires "Authorization: Bearer <token>" (Prometheus' bearer_token).
 SIPDESK_METRICS_TOKEN = env_str("SIPDESK_METRICS_TOKEN")
+# Retention (retention/purge.py): raw payloads, then sessions/legs/classifications, then hour rollups.
+SIPDESK_RAW_RETENTION_DAYS = env_int("SIPDESK_RAW_RETENTION_DAYS", 30, minimum=1)
+SIPDESK_SESSION_RETENTION_DAYS = env_int("SIPDESK_SESSION_RETENTION_DAYS", 90, minimum=1)
+SIPDESK_ROLLUP_RETENTION_DAYS = env_int("SIPDESK_ROLLUP_RETENTION_DAYS", 400, minimum=1)
+# Disk guard (retention/disk.py): warn when free space on the database's disk falls below this.
+SIPDESK_DISK_MIN_FREE_PERCENT = env_int("SIPDESK_DISK_MIN_FREE_PERCENT", 10, minimum=0, maximum=99)
 # Whole-number searches (by users who see numbers masked) allowed per user per minute; each is
 # recorded in audit.NumberSearch. Counted in the cache below, shared by every web process.
 SIPDESK_NUMBER_SEARCHES_PER_MINUTE = env_int("SIPDESK_NUMBER_SEARCHES_PER_MINUTE", 20, minimum=1)

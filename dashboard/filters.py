@@ -107,20 +107,12 @@ def known_sub_accounts() -> list[str]:
         found = None
     if found is not None:
         return found
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _DISTINCT_SUB_ACCOUNTS_SQL.format(table=connection.ops.quote_name(Session._meta.db_table)),
-                [KNOWN_SUB_ACCOUNTS_LIMIT],
-            )
-            names = [row[0] for row in cursor.fetchall()]
-    else:  # the SQLite fallback of `make run`: small by nature
-        names = list(
-            Session.objects.exclude(sub_account_id="")
-            .values_list("sub_account_id", flat=True)
-            .distinct()
-            .order_by("sub_account_id")[:KNOWN_SUB_ACCOUNTS_LIMIT]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DISTINCT_SUB_ACCOUNTS_SQL.format(table=connection.ops.quote_name(Session._meta.db_table)),
+            [KNOWN_SUB_ACCOUNTS_LIMIT],
         )
+        names = [row[0] for row in cursor.fetchall()]
     found = sorted(names, key=lambda name: (name.casefold(), name))
     try:
         cache.set(_KNOWN_CACHE_KEY, found, _KNOWN_CACHE_SECONDS)

@@ -35,6 +35,7 @@ from reference.models import (
     TroubleshootingEntry,
     VoiceErrorCode,
 )
+from retention import disk
 from webhooks.models import EventState, RawEvent, ReceiverTally
 
 # --- windows ---------------------------------------------------------------------------------
@@ -266,19 +267,12 @@ def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
     stride = chart_bin(window)
     origin = datetime(2000, 1, 1, tzinfo=timezone.UTC)
     by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    if connection.vendor == "postgresql":
-        rows = (
-            SessionRollup.objects.filter(where)
-            .annotate(bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)))
-            .values("bin", "outcome_group")
-            .annotate(n=Sum("count"))
-        )
-    else:
-        # SQLite (the `make run` fallback) has no date_bin: bin the bucket rows here instead.
-        rows = (
-            {"bin": origin + ((row["bucket_start"] - origin) // stride) * stride, **row}
-            for row in SessionRollup.objects.filter(where).values("bucket_start", "outcome_group", n=F("count"))
-        )
+    rows = (
+        SessionRollup.objects.filter(where)
+        .annotate(bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)))
+        .values("bin", "outcome_group")
+        .annotate(n=Sum("count"))
+    )
     for row in rows:
         by_bin[row["bin"]][row["outcome_group"]] += row["n"]
     first = origin + ((window.start - origin) // stride) * stride
@@ -401,6 +395,7 @@ class Health:
     refusals_by_reason: dict[str, int]
     oldest_pending_age_seconds: float = 0.0
     pending_age_limit_seconds: int = 0
+    disk_warnings: list[str] = field(default_factory=list)  # retention/disk.py
 
     @property
     def queue_stuck(self) -> bool:
@@ -424,7 +419,7 @@ def receiver_health(window: Window) -> Health:
             by_reason[row["reason"] or "unspecified"] = by_reason.get(row["reason"] or "unspecified", 0) + row["n"]
     return Health(
         last, pending, failed, duplicates, refusals, by_reason,
-        backlog["oldest_pending_age_seconds"], backlog["pending_age_limit_seconds"],
+        backlog["oldest_pending_age_seconds"], backlog["pending_age_limit_seconds"], disk.warnings(),
     )  # fmt: skip
 
 
@@ -563,10 +558,7 @@ def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
     if f.get("error_code") is not None:
         qs = qs.filter(error_code=f["error_code"])
     if f.get("anomaly"):
-        if connection.vendor == "postgresql":
-            qs = qs.filter(anomalies__contains=[f["anomaly"]])
-        else:  # SQLite cannot do JSON containment; slugs are plain words, so match the quoted string
-            qs = qs.filter(anomalies__icontains=f'"{f["anomaly"]}"')
+        qs = qs.filter(anomalies__contains=[f["anomaly"]])
     if f.get("note"):
         notes = SessionNote.objects.filter(session_id=OuterRef("session_id"))
         qs = qs.filter(Exists(notes if f["note"] == "any" else notes.filter(label=f["note"])))
@@ -733,6 +725,9 @@ class SessionDetail:
     timeline: list[TimelineEntry]
     anomalies: list[tuple[str, str]]
     guidance: Guidance | None
+    # Set when some of its raw payloads are past SIPDESK_RAW_RETENTION_DAYS (retention/purge.py).
+    payloads_expired: datetime | None = None
+    raw_retention_days: int = 0
 
 
 OWN_FLAG_ANOMALIES = frozenset({"out_of_order", "duplicate_delivery"})
@@ -821,7 +816,13 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
     troubleshooting_ids = {
         tid for e in timeline if e.classification for tid in e.classification.troubleshooting_ids or []
     }
-    return SessionDetail(session, leg_views, timeline, anomalies, _guidance(session, refs, troubleshooting_ids))
+    raw_days = settings.SIPDESK_RAW_RETENTION_DAYS
+    horizon = timezone.now() - timedelta(days=raw_days)
+    first_seen = min(filter(None, [session.first_event_at, session.start_time]), default=None)
+    return SessionDetail(
+        session, leg_views, timeline, anomalies, _guidance(session, refs, troubleshooting_ids),
+        payloads_expired=horizon if first_seen and first_seen < horizon else None, raw_retention_days=raw_days,
+    )  # fmt: skip
 
 
 def _guidance(session: Session, refs: dict[int, SipCode], troubleshooting_ids: set[int]) -> Guidance | None:
@@ -1102,20 +1103,13 @@ def pending_backlog() -> dict[str, Any]:
     }
 
 
-def metrics_snapshot() -> dict[str, Any]:
-    """Counters for /metrics. Totals come from cheap index-backed counts and the receiver tallies."""
-    stored = RawEvent.objects.count()
-    failed = RawEvent.objects.filter(state=EventState.FAILED).count()
+def metrics_gauges() -> dict[str, Any]:
+    """The gauges /metrics reads at scrape time (config/metrics.py). Each is an index lookup whose
+    cost follows the backlog or the calls in progress, never the size of the tables; the counters
+    are kept by the code paths themselves."""
     backlog = pending_backlog()
-    tallies = list(
-        ReceiverTally.objects.values("outcome", "reason").annotate(n=Sum("count")).order_by("outcome", "reason")
-    )
     return {
-        "stored": stored,
         "pending": backlog["pending"],
-        "failed": failed,
-        "processed": stored - backlog["pending"] - failed,
         "lag": backlog["oldest_pending_age_seconds"],
-        "tallies": tallies,
         "sessions_in_progress": Session.objects.filter(outcome_group=OutcomeGroup.IN_PROGRESS).count(),
     }

@@ -22,13 +22,16 @@ from django.utils.encoding import escape_uri_path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 
 from audit.number_search import allow_number_search
 from classify.models import FaultSide
+from config.metrics import exposition as metrics_exposition
 from dashboard import charts, kpis, queries, timerange
 from dashboard import filters as filter_reads
 from dashboard.forms import SessionFilterForm
 from products import queries as product_queries
+from retention import disk
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
 FEED_ROWS_KEPT = 100  # the live feed drops older rows beyond this (static/js/feed.js)
@@ -347,6 +350,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         # A stuck queue (issue 9): events are stored but nothing gets classified.
         queue_ok = backlog["oldest_pending_age_seconds"] <= backlog["pending_age_limit_seconds"]
         body["queue"] = "ok" if queue_ok else "stuck: the oldest pending event is older than the limit"
+        # A warning, not a 503: a load balancer must not take a working receiver out for it.
+        body["disk_warnings"] = disk.warnings()
     healthy = db_ok and broker_ok and queue_ok
     body["status"] = "ok" if healthy else "unavailable"
     return JsonResponse(body, status=200 if healthy else 503)
@@ -369,47 +374,11 @@ def _broker_ok() -> tuple[bool, str]:
 @require_GET
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format. Open by default; set SIPDESK_METRICS_TOKEN to require a bearer token."""
+    """Prometheus text format (config/metrics.py). Open by default; set SIPDESK_METRICS_TOKEN to
+    require a bearer token."""
     token = settings.SIPDESK_METRICS_TOKEN
     if token:
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), token.encode()):
             return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
-    m = queries.metrics_snapshot()
-    duplicate = sum(t["n"] for t in m["tallies"] if t["outcome"] == "duplicate")
-    refused = [t for t in m["tallies"] if t["outcome"] == "refused"]
-    lines = [
-        "# HELP sipdesk_events_received_total Webhook deliveries received (stored + duplicate + refused).",
-        "# TYPE sipdesk_events_received_total counter",
-        f"sipdesk_events_received_total {m['stored'] + duplicate + sum(t['n'] for t in refused)}",
-        "# HELP sipdesk_events_stored_total Raw events stored.",
-        "# TYPE sipdesk_events_stored_total counter",
-        f"sipdesk_events_stored_total {m['stored']}",
-        "# HELP sipdesk_events_duplicate_total Repeated deliveries answered 200 without storing.",
-        "# TYPE sipdesk_events_duplicate_total counter",
-        f"sipdesk_events_duplicate_total {duplicate}",
-        "# HELP sipdesk_events_refused_total Deliveries refused, by reason.",
-        "# TYPE sipdesk_events_refused_total counter",
-        *[f'sipdesk_events_refused_total{{reason="{_label(t["reason"])}"}} {t["n"]}' for t in refused],
-        "# HELP sipdesk_events_processed_total Raw events classified.",
-        "# TYPE sipdesk_events_processed_total counter",
-        f"sipdesk_events_processed_total {m['processed']}",
-        "# HELP sipdesk_events_failed_total Raw events that could not be classified.",
-        "# TYPE sipdesk_events_failed_total counter",
-        f"sipdesk_events_failed_total {m['failed']}",
-        "# HELP sipdesk_events_pending Raw events waiting for classification.",
-        "# TYPE sipdesk_events_pending gauge",
-        f"sipdesk_events_pending {m['pending']}",
-        "# HELP sipdesk_classification_lag_seconds Age of the oldest pending event (0 when none); alert past"
-        " SIPDESK_PENDING_AGE_LIMIT_SECONDS.",
-        "# TYPE sipdesk_classification_lag_seconds gauge",
-        f"sipdesk_classification_lag_seconds {m['lag']}",
-        "# HELP sipdesk_sessions_in_progress Sessions without a summary yet.",
-        "# TYPE sipdesk_sessions_in_progress gauge",
-        f"sipdesk_sessions_in_progress {m['sessions_in_progress']}",
-    ]
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-def _label(value: str) -> str:
-    return (value or "unspecified").replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)  # what generate_latest writes

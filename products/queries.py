@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db import connection
 from django.db.models import Count, Q
 from django.urls import reverse
 
@@ -21,10 +20,7 @@ def _in_window(start: datetime, end: datetime) -> Q:
 
 
 def _has_anomaly(slug: str) -> Q:
-    # jsonb containment on PostgreSQL; the SQLite fallback of `make run` has no such lookup.
-    if connection.vendor == "postgresql":
-        return Q(anomalies__contains=[slug])
-    return Q(anomalies__icontains=f'"{slug}"')
+    return Q(anomalies__contains=[slug])  # jsonb containment
 
 
 def add_rule_url(sub_account_id: str = "", number: str = "", product: str = "") -> str:

@@ -25,6 +25,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 .venv/bin/python manage.py migrate --noinput
+# Counters of the receiver, worker and web processes, summed by /metrics (config/metrics.py).
+rm -rf var/metrics && mkdir -p var/metrics && export PROMETHEUS_MULTIPROC_DIR="$PWD/var/metrics"
 login=$(.venv/bin/python manage.py demo_login)
 
 if [ "$SIPDESK_TASKS_EAGER" = "0" ]; then
@@ -34,7 +36,7 @@ if [ "$SIPDESK_TASKS_EAGER" = "0" ]; then
     pids+=($!)
 fi
 
-.venv/bin/gunicorn config.receiver:application --worker-class config.receiver_worker.ReceiverWorker --workers 1 \
+.venv/bin/gunicorn -c config/gunicorn.py config.receiver:application --worker-class config.receiver_worker.ReceiverWorker --workers 1 \
     --bind "${BIND}:${RECEIVER_PORT}" --log-level warning --no-control-socket &
 pids+=($!)
 # The empty pages tell you to register this URL with 8x8.

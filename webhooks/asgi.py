@@ -30,6 +30,7 @@ import psycopg
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from config import metrics
 from webhooks import checks
 from webhooks.group_commit import GroupCommitWriter, conninfo_from_settings
 from webhooks.ingest import IngestResult, prepare
@@ -44,6 +45,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 WEBHOOK_PATH = re.compile(r"/webhooks/8x8/(?:(?:vss|vcs|vca|vru|vnu)/)?")
 HEALTH_CACHE_SECONDS = 1.5  # a /healthz answer is reused this long
 HEALTH_TIMEOUT_SECONDS = 2.0  # a database that has not answered SELECT 1 by then is unhealthy
+# Answers that are not deliveries to count: a Host that is not ours, a client that hung up mid-body.
+_NOT_COUNTED = frozenset({"disallowed_host", "client_disconnected"})
 _HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
 
 
@@ -113,7 +116,11 @@ class Receiver:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
+            started = time.perf_counter()
             status, data, extra_headers = await self._handle(scope, receive)
+            if WEBHOOK_PATH.fullmatch(scope["path"]) and data.get("error") not in _NOT_COUNTED:
+                metrics.count_answer(data.get("status", "refused"), data.get("error", ""))
+                metrics.REQUEST_SECONDS.observe(time.perf_counter() - started)
             body = json.dumps(data).encode()
             headers = [*_HEADERS, (b"content-length", str(len(body)).encode()), *extra_headers]
             await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -1,8 +1,9 @@
 """Group commit for the ASGI receiver: the webhooks that arrive together share one INSERT.
 
 Each request hands its prepared event to the process's ``GroupCommitWriter`` and waits. One
-writer task takes everything waiting, stores it with ONE ``INSERT … VALUES (…), (…) ON CONFLICT
-(dedupe_key) DO NOTHING`` (autocommit: the statement is its own transaction), and only then
+writer task takes everything waiting, stores it with ONE ``INSERT … VALUES (…), (…)`` whose
+rows with a taken dedupe key the table's trigger skips (webhooks/partitions.py; autocommit:
+the statement is its own transaction), and only then
 answers each request, so every 200 still means "committed in PostgreSQL". Batches form by
 themselves: while one commit is in flight the next requests queue up, so a quiet receiver
 writes batches of one and a busy one amortises the round trip, the commit and the statement's
@@ -32,6 +33,7 @@ import psycopg
 from django.conf import settings
 from django.utils import timezone
 
+from config import metrics
 from webhooks import enqueue, tallies
 from webhooks.ingest import (
     BATCH_BUMP_SQL,
@@ -173,6 +175,7 @@ class GroupCommitWriter:
     async def write(self, batch: list[_Waiting]) -> None:
         """Store one batch and answer every request in it."""
         self.batches_written += 1
+        metrics.BATCH_SIZE.observe(len(batch))
         keys: dict[str, _Key] = {}
         for waiting in batch:
             keys.setdefault(waiting.event.dedupe_key, _Key()).waiting.append(waiting)

@@ -2,10 +2,11 @@
 
 Used by the receive view and by ``manage.py import_events``, so a replayed file is parsed,
 deduplicated and stored exactly like a live delivery. The hot path is: bound the nesting
-depth, parse, read a handful of ids, then ONE ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING id`` (one statement, one round trip, its own transaction). The database's unique
-constraint decides duplicates, so two identical deliveries racing each other still leave one
-row (a cache with a TTL cannot promise that).
+depth, parse, read a handful of ids, then ONE ``INSERT … RETURNING id`` (one statement, one
+round trip, its own transaction). The primary key of webhooks_dedupekey, claimed by the raw
+table's trigger in that statement, decides duplicates across all raw partitions, so two
+identical deliveries racing each other still leave one row (a cache with a TTL cannot promise
+that). See webhooks/partitions.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from webhooks import enqueue, tallies
-from webhooks.models import EventState, EventType, RawEvent
+from webhooks.models import DedupeKey, EventState, EventType, RawEvent
 
 log = logging.getLogger(__name__)
 
@@ -292,13 +293,11 @@ _COLUMNS = (
 
 def _insert_sql() -> str:
     table = connection.ops.quote_name(RawEvent._meta.db_table)
-    # PostgreSQL parses the received text straight into jsonb (no re-serialising in Python);
-    # SQLite keeps JSON as text, which is what the body already is.
-    body = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    # PostgreSQL parses the received text straight into jsonb (no re-serialising in Python). The
+    # table's trigger skips a row whose dedupe key is taken (webhooks/partitions.py): no row back.
     return (
         f"INSERT INTO {table} ({_COLUMNS}) "  # noqa: S608 - only model metadata is interpolated
-        f"VALUES (%s, %s, %s, %s, %s, %s, {body}, %s, %s, %s, 1, %s, %s, 0, '') "
-        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+        "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, 1, %s, %s, 0, '') RETURNING id"
     )
 
 
@@ -311,9 +310,13 @@ _REPENDED = "state = 'pending' AND processed_at IS NOT NULL"
 
 def _bump_sql() -> str:
     table = connection.ops.quote_name(RawEvent._meta.db_table)
+    keys = connection.ops.quote_name(DedupeKey._meta.db_table)
+    # The key row says which row (and so which partition) holds the event; none once the event's
+    # partition has expired, and the delivery is still a duplicate.
     return (
         f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s, {_REPEND} "  # noqa: S608 - names only
-        f"WHERE dedupe_key = %s RETURNING id, {_REPENDED}"
+        f"WHERE (id, received_at) = (SELECT event_id, received_at FROM {keys} WHERE dedupe_key = %s) "
+        f"RETURNING id, {_REPENDED}"
     )
 
 
@@ -335,10 +338,8 @@ def batch_insert_sql(rows: int) -> str:
     values = ", ".join(
         _BATCH_ROW.format(*range(row * _BATCH_ROW_PARAMS + 1, (row + 1) * _BATCH_ROW_PARAMS + 1)) for row in range(rows)
     )
-    return (
-        f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} "  # noqa: S608 - model metadata only
-        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
-    )
+    # The trigger skips the rows whose key is taken: RETURNING lists the rows stored.
+    return f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} RETURNING id, dedupe_key"  # noqa: S608
 
 
 def batch_insert_params(events: list[PreparedEvent]) -> list[Any]:
@@ -354,10 +355,13 @@ def batch_insert_params(events: list[PreparedEvent]) -> list[Any]:
 
 
 # Duplicates are rare, so their statement keeps one text for any batch size: one array per column.
+_KEYS = DedupeKey._meta.db_table
 BATCH_BUMP_SQL = (
     f"UPDATE {_TABLE} SET deliveries = deliveries + d.repeats, last_delivered_at = d.at, {_REPEND} "  # noqa: S608
     "FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS d(dedupe_key, repeats, at) "
-    f"WHERE {_TABLE}.dedupe_key = d.dedupe_key RETURNING id, {_TABLE}.dedupe_key, {_REPENDED}"
+    f"JOIN {_KEYS} k ON k.dedupe_key = d.dedupe_key "
+    f"WHERE {_TABLE}.id = k.event_id AND {_TABLE}.received_at = k.received_at "
+    f"RETURNING id, k.dedupe_key, {_REPENDED}"
 )
 
 
@@ -444,7 +448,7 @@ def _store(event: PreparedEvent) -> IngestResult:
 
 @contextlib.contextmanager
 def _cursor() -> Iterator[Any]:
-    """A cursor for the two statements above; on PostgreSQL one that binds parameters server-side.
+    """A cursor for the two statements above that binds parameters server-side.
 
     Django's psycopg cursors bind client-side: every webhook's INSERT is quoted into a fresh SQL
     string (the ~1 KB body quoted on the client) that PostgreSQL parses and plans again. A plain
@@ -453,10 +457,6 @@ def _cursor() -> Iterator[Any]:
     Bind/Execute of a prepared plan. Measured in-process: ~0.03 ms less client CPU and ~0.05 ms
     less PostgreSQL CPU per webhook. Errors are still raised as django.db exceptions.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield cursor
-        return
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

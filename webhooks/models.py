@@ -28,11 +28,15 @@ class EventState(models.TextChoices):
 
 
 class RawEvent(models.Model):
+    """Partitioned by day of ``received_at`` (webhooks/partitions.py); the table's primary key is
+    (id, received_at), ``id`` alone is unique (one sequence) and is the ORM's primary key."""
+
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     event_type = models.CharField(max_length=32, choices=EventType.choices)
     # "<eventType>:<eventId>" (VCS/VCA), "SESSION_SUMMARY:<sessionId>:<body digest>" (VSS) or
-    # "sha256:<hex>" of the canonical body: see webhooks.ingest.dedupe_key.
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    # "sha256:<hex>" of the canonical body: see webhooks.ingest.dedupe_key. Unique through
+    # DedupeKey (a partitioned table cannot hold a unique index without the partition key).
+    dedupe_key = models.CharField(max_length=200)
     session_id = models.CharField(max_length=64, blank=True, db_index=True)
     call_id = models.CharField(max_length=64, blank=True)
     sub_account_id = models.CharField(max_length=64, blank=True)
@@ -59,6 +63,20 @@ class RawEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.dedupe_key}"
+
+
+class DedupeKey(models.Model):
+    """One row per dedupe key ever stored (and not yet expired): what makes dedupe exact across
+    raw partitions. Written only by the trigger on webhooks_rawevent (migration 0003), in the
+    statement that stores the raw row; kept as long as sessions (retention/purge.py), so a
+    redelivery of an event whose raw partition was dropped is still a duplicate."""
+
+    dedupe_key = models.CharField(max_length=200, primary_key=True)
+    event_id = models.BigIntegerField()  # the RawEvent it was stored as ...
+    received_at = models.DateTimeField(db_index=True)  # ... and its partition key
+
+    def __str__(self) -> str:
+        return self.dedupe_key
 
 
 class ReceiverTally(models.Model):

@@ -8,12 +8,14 @@ with the same checks (webhooks/checks.py) and one commit per webhook.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from config import metrics
 from webhooks import checks, tallies
 from webhooks.ingest import ingest
 
@@ -24,6 +26,7 @@ def _answer(status: int, data: dict[str, Any]) -> HttpResponse:
 
 def _refuse(refusal: checks.Refusal) -> HttpResponse:
     tallies.record("refused", refusal.reason)
+    metrics.count_answer("refused", refusal.reason)
     response = _answer(refusal.status, refusal.as_json())
     if refusal.status == 405:
         response["Allow"] = "POST"
@@ -54,6 +57,13 @@ def receive(request: HttpRequest, kind: str | None = None) -> HttpResponse:
 
     The kind of event always comes from the body's eventType, never from the URL.
     """
+    started = time.perf_counter()
+    response = _receive(request)
+    metrics.REQUEST_SECONDS.observe(time.perf_counter() - started)
+    return response
+
+
+def _receive(request: HttpRequest) -> HttpResponse:
     meta = request.META
     facts = checks.RequestFacts(
         method=request.method or "",
@@ -71,4 +81,5 @@ def receive(request: HttpRequest, kind: str | None = None) -> HttpResponse:
         return _refuse(refusal)
     address = checks.client_ip(facts.remote_addr, facts.forwarded_for)
     result = ingest(raw, remote_addr=address, user_agent=meta.get("HTTP_USER_AGENT", ""))
+    metrics.count_answer(result.status, result.reason)
     return _answer(result.http_status, result.as_json())

@@ -115,12 +115,9 @@ def test_parse_database_url_postgres():
     assert parse_database_url("postgresql://localhost/sipdesk")["PORT"] == ""
 
 
-def test_parse_database_url_sqlite():
-    assert parse_database_url("sqlite:///var/db.sqlite3") == {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": "var/db.sqlite3",
-    }
-    assert parse_database_url("sqlite:////tmp/abs.sqlite3")["NAME"] == "/tmp/abs.sqlite3"
+def test_parse_database_url_refuses_sqlite_with_a_clear_error():
+    with pytest.raises(ImproperlyConfigured, match="PostgreSQL only"):
+        parse_database_url("sqlite:///var/db.sqlite3")
 
 
 @pytest.mark.parametrize(
@@ -130,6 +127,7 @@ def test_parse_database_url_sqlite():
         "postgres://localhost:5432/",
         "postgres://localhost:notaport/sipdesk",
         "sqlite://",
+        "sqlite:///var/db.sqlite3",
         "localhost/sipdesk",
     ],
 )

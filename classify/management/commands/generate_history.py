@@ -27,7 +27,9 @@ from tqdm import tqdm
 from classify.models import CallLeg, EventClassification, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.rules import fault_side
-from webhooks.models import RawEvent
+from config.db import analyze
+from webhooks import partitions
+from webhooks.models import DedupeKey, RawEvent
 
 MINUTE_KEPT = timedelta(days=2)
 PRODUCTS = (("IVR", 35), ("VOICE_MESSAGING", 40), ("NUMBER_MASKING", 25))
@@ -94,6 +96,10 @@ class Command(BaseCommand):
         self.answer_delay_count: Counter = Counter()
         self.code_roll: Counter = Counter()
         session_ids = _reserve(Session, sessions)
+        if not no_events:  # day partitions for the raw events, rather than the DEFAULT partition
+            partitions.ensure_partitions(
+                (now - timedelta(days=days + 1)).astimezone(UTC).date(), now.astimezone(UTC).date()
+            )
         with tqdm(total=sessions, unit="session", disable=kw.get("verbosity", 1) == 0) as bar:
             done = 0
             while done < sessions:
@@ -103,9 +109,10 @@ class Command(BaseCommand):
                 bar.update(n)
         with transaction.atomic():
             self._write_rollups()
-        # Fresh planner statistics: without them the first page views plan against empty tables.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+        models_touched = [Session, CallLeg, SessionRollup, CodeRollupModel]
+        if not no_events:
+            models_touched += [RawEvent, DedupeKey, EventClassification]
+        analyze([m._meta.db_table for m in models_touched])
         self.stdout.write(
             f"{sessions} sessions over {days} days; {len(self.session_roll)} session and "
             f"{len(self.code_roll)} code rollup rows"

@@ -18,7 +18,8 @@ from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from classify import pipeline, tasks
-from classify.models import CodeRollup, EventClassification, Session, SessionRollup
+from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
+from config.db import analyze
 from webhooks.models import EventState, RawEvent
 
 
@@ -39,6 +40,9 @@ class Command(BaseCommand):
                 done += taken
                 bar.update(taken)
         flagged = tasks.flag_missing_summary_sessions()
+        analyze(
+            [m._meta.db_table for m in (RawEvent, EventClassification, Session, CallLeg, SessionRollup, CodeRollup)]
+        )
         self.stdout.write(self.style.SUCCESS(f"Reclassified {done} events ({flagged} sessions awaiting a summary)."))
 
     def _parse(self, value: str) -> datetime:

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from config.db import analyze
 from webhooks import enqueue
 from webhooks.ingest import ingest
 
@@ -53,6 +54,8 @@ class Command(BaseCommand):
             if stream is not sys.stdin.buffer:
                 stream.close()
             enqueue.flush()  # the background publisher may not get to run before the process exits
+        if counts["stored"] or counts["duplicate"]:
+            analyze(["webhooks_rawevent", "webhooks_dedupekey"])
         for message in bad_lines:
             self.stderr.write(message)
         if counts["refused"] > len(bad_lines):
