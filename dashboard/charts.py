@@ -43,8 +43,10 @@ def outcome_chart(
         return mark_safe("")
     top = max(peak, 1)
     bar_w = plot_w / len(bins)
+    # With links inside, the chart is a group of links, not an image (an image holds no controls).
+    role = "group" if link else "img"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="Sessions per outcome over time">',
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="{role}" aria-label="Sessions per outcome over time">',
         f'<line x1="{pad_left}" y1="{pad_top + plot_h}" x2="{width - 8}" y2="{pad_top + plot_h}" class="axis"/>',
         f'<text x="{pad_left - 6}" y="{pad_top + 10}" class="tick" text-anchor="end">{peak}</text>',
         f'<text x="{pad_left - 6}" y="{pad_top + plot_h}" class="tick" text-anchor="end">0</text>',
@@ -96,7 +98,8 @@ def bar_chart(
         return mark_safe("")
     peak = max(v for _, v, _ in items) or 1
     label_w, height = 70, row * len(items) + 4
-    parts = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" aria-label="Count per SIP code">']
+    role = "group" if link else "img"  # links inside: a group of links, not an image
+    parts = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="{role}" aria-label="Count per SIP code">']
     for i, (label, value, css) in enumerate(items):
         y = i * row + 2
         w = (width - label_w - 70) * value / peak
