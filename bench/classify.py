@@ -4,7 +4,7 @@ Creates a bench database (default ``sipdesk_bench_classify``), migrates it, bulk
 realistic pending raw events (the receiver's simulator, with duplicates and out-of-order
 deliveries), then times one process calling ``classify.pipeline.process_pending`` until the
 backlog is empty, with production settings (DEBUG off). Prints events/s. Target: ≥ 5,000
-events/s per worker (SPEC §8).
+events/s per worker (docs/design.md §11).
 
 ``--reuse`` keeps the loaded events of an earlier run and only resets them to pending (and
 vacuums), for quick before/after comparisons; ``--profile FILE`` writes a cProfile.

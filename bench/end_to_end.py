@@ -26,7 +26,7 @@ When the offer ends it waits for the backlog to drain and prints:
   (``sum(deliveries)`` = stored + duplicate answers), no row pending or failed, one
   classification per event, and rollups that add up to the sessions and final codes stored.
 
-Targets (SPEC §8, 2-core machine): lag p95 < 2 s at 1,000 webhooks/s, nothing lost or counted
+Targets (docs/design.md §11, 2-core machine): lag p95 < 2 s at 1,000 webhooks/s, nothing lost or counted
 twice. The Redis database given by ``--redis`` is used as the broker; its Celery queue is
 cleared before the run.
 """

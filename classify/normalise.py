@@ -1,6 +1,6 @@
 """Turn a webhook body, exactly as 8x8 sent it, into plain dataclasses the classifier can trust.
 
-Pure: no database, no settings. Every quirk of ``8x8-webhooks.md`` §10 is handled here so the
+Pure: no database, no settings. Every quirk of docs/8x8-webhooks.md §10 is handled here so the
 rules and the pipeline never see one:
 
 - fields under ``payload`` or at the root (legacy Wavecell callbacks are flat);
@@ -62,7 +62,7 @@ LEGACY_CALL_STATES = frozenset({"CONNECTED", "NOT_CONNECTED"})
 DIRECTIONS = frozenset({"INBOUND", "OUTBOUND"})
 CALL_TYPES = frozenset({"PSTN", "VOIP"})
 LEGACY_DIRECTIONS = {0: "INBOUND", 1: "OUTBOUND"}
-# VRU status (the recording-status API's enum) and VNU values, 8x8-webhooks.md §5.
+# VRU status (the recording-status API's enum) and VNU values, docs/8x8-webhooks.md §5.
 RECORDING_STATUSES = frozenset(
     {
         "PROCESSING",
@@ -271,7 +271,7 @@ def normalise(body: Any) -> NormalisedEvent:
     if event_type == VIRTUAL_NUMBER_UPDATE:
         return _virtual_numbers(fields)
 
-    # Legacy Wavecell shapes (8x8-webhooks.md §8): flat, no envelope.
+    # Legacy Wavecell shapes (docs/8x8-webhooks.md §8): flat, no envelope.
     if not wrapped:
         if not event_type and isinstance(fields.get("details"), dict) and "status" in fields:
             return _summary(fields, "", legacy=True)
@@ -309,7 +309,7 @@ def _sip(fields: dict[str, Any]) -> tuple[int | None, str]:
 
 
 def _dtmf(fields: dict[str, Any]) -> str | None:
-    """The four places DTMF has been seen (8x8-webhooks.md §4.1)."""
+    """The four places DTMF has been seen (docs/8x8-webhooks.md §4.1)."""
     event_data = fields.get("eventdata")
     if isinstance(event_data, dict):
         value = text(lower_keys(event_data).get("dtmf"))  # 1. payload.eventData.dtmf

@@ -1,4 +1,4 @@
-"""Phone numbers are personal data (SPEC §7): mask them before they reach a template."""
+"""Phone numbers are personal data (docs/design.md §10): mask them before they reach a template."""
 
 from __future__ import annotations
 

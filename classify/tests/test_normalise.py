@@ -1,4 +1,4 @@
-"""One test per payload quirk in 8x8-webhooks.md (§2–§10): the normaliser must absorb it."""
+"""One test per payload quirk in docs/8x8-webhooks.md (§2–§10): the normaliser must absorb it."""
 
 from __future__ import annotations
 

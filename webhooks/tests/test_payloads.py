@@ -1,4 +1,4 @@
-"""Every payload variant in 8x8-webhooks.md, posted through the real view, is stored as itself."""
+"""Every payload variant in docs/8x8-webhooks.md, posted through the real view, is stored as itself."""
 
 # ruff: noqa: E501 - the expectation table reads best one fixture per entry
 
