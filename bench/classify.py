@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -84,7 +85,8 @@ def load(count: int, seed: int) -> None:
     from webhooks.models import RawEvent
 
     started = time.perf_counter()
-    rows, seen = [], {}
+    rows: list[Any] = []
+    seen: dict[str, Any] = {}
     now = timezone.now()
     for body in bodies(count, seed):
         event_type, key, session_id, call_id, sub_account_id = describe(body)
@@ -137,7 +139,7 @@ def run(batch: int, profile: str | None = None) -> None:
     done = 0
     while taken := process_pending(batch):
         done += taken
-    if profiler:
+    if profiler and profile:
         profiler.disable()
         profiler.dump_stats(profile)
     elapsed = time.perf_counter() - started

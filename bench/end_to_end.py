@@ -118,6 +118,7 @@ class Client:
                     if writer is None:
                         reader, writer = await asyncio.open_connection(self.host, self.port)
                     writer.write(self._request(body))
+                    assert reader is not None  # opened together with the writer
                     status, close, payload = await self._response(reader)
                     break
                 except (ConnectionError, asyncio.IncompleteReadError):
@@ -320,7 +321,9 @@ def main() -> int:
         drain_started = time.monotonic()
         with psycopg.connect(database_url, autocommit=True) as conn:
             while time.monotonic() - drain_started < args.drain_timeout:
-                (pending,) = conn.execute("SELECT count(*) FROM webhooks_rawevent WHERE state = 'pending'").fetchone()
+                (pending,) = conn.execute("SELECT count(*) FROM webhooks_rawevent WHERE state = 'pending'").fetchall()[
+                    0
+                ]
                 if pending == 0:
                     break
                 time.sleep(0.2)

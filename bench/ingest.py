@@ -190,7 +190,9 @@ def main() -> int:
         receiver_memory = rss_mb(server.pid)
 
     with psycopg.connect(database_url) as conn:
-        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT dedupe_key) FROM webhooks_rawevent").fetchone()
+        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT dedupe_key) FROM webhooks_rawevent").fetchall()[
+            0
+        ]
     if not args.keep_db:
         with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')

@@ -319,9 +319,8 @@ def _dtmf(fields: dict[str, Any]) -> str | None:
         return text(event_data)  # 3. eventData as a plain string ("V2")
     details = fields.get("actiondetails")
     if isinstance(details, dict) and text(lower_keys(details).get("dtmf")):
-        return text(lower_keys(details).get("dtmf"))  # legacy DTMF callback
-    value = fields.get("dtmf")  # 2. payload.dtmf, 4. legacy root number
-    return text(value) or None
+        return text(lower_keys(details).get("dtmf")) or None  # legacy DTMF callback
+    return text(fields.get("dtmf")) or None  # 2. payload.dtmf, 4. legacy root number
 
 
 def _direction(value: Any, unknown: list[str]) -> str:

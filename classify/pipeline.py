@@ -24,12 +24,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, connection, models, transaction
+from django.db.models import F, Field
 from django.utils import timezone
 
 from classify.models import (
@@ -311,12 +311,20 @@ def _rollup_at(result: Derived) -> datetime | None:
 # --- writing ------------------------------------------------------------------------------
 
 
-def _table(model: type) -> str:
+def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _columns(model: type, names: Iterable[str]) -> list[str]:
-    return [connection.ops.quote_name(model._meta.get_field(name).column) for name in names]
+def _column(model: type[models.Model], name: str) -> str:
+    """The quoted column of a concrete field (reverse relations have none)."""
+    column = getattr(model._meta.get_field(name), "column", None)
+    if not column:
+        raise ValueError(f"{model.__name__}.{name} has no column")
+    return connection.ops.quote_name(column)
+
+
+def _columns(model: type[models.Model], names: Iterable[str]) -> list[str]:
+    return [_column(model, name) for name in names]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -326,7 +334,7 @@ def _jsonb(values: tuple) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _fitters(model: type, names: tuple[str, ...]) -> tuple[Any, ...]:
+def _fitters(model: type[models.Model], names: tuple[str, ...]) -> tuple[Any, ...]:
     """Per column, a function that makes a value fit it, or None when any value fits."""
 
     def text(limit: int) -> Any:
@@ -338,7 +346,7 @@ def _fitters(model: type, names: tuple[str, ...]) -> tuple[Any, ...]:
 
     fitters = []
     for name in names:
-        field = model._meta.get_field(name)
+        field = cast(Field, model._meta.get_field(name))  # names are concrete fields
         kind = field.get_internal_type()
         if kind == "CharField" and field.max_length:
             fitters.append(text(field.max_length))
@@ -349,7 +357,7 @@ def _fitters(model: type, names: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(fitters)
 
 
-def _fit_rows(model: type, names: Sequence[str], rows: Iterable[Sequence]) -> Iterable[list]:
+def _fit_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence]) -> Iterable[list]:
     """Payload values are sent by 8x8 and unbounded (an unknown enum value of 40 characters, a
     call count of 70,000); cut text to its column's width and turn out-of-range integers into
     NULL, so one odd event cannot make a whole batch fail."""
@@ -365,7 +373,7 @@ def _copy(cursor: Any, table: str, columns: list[str], rows: Iterable[Sequence])
             copy.write_row(row)
 
 
-def _stage(cursor: Any, model: type, columns: list[str]) -> str:
+def _stage(cursor: Any, model: type[models.Model], columns: list[str]) -> str:
     """A temporary table with these columns of ``model``'s table (same types), for COPY + upsert.
 
     Created once per connection and emptied at every commit; emptied here as well because a
@@ -379,7 +387,9 @@ def _stage(cursor: Any, model: type, columns: list[str]) -> str:
     return name
 
 
-def _upsert(cursor: Any, model: type, key: tuple[str, ...], names: list[str], rows: list[Sequence]) -> dict[Any, int]:
+def _upsert(
+    cursor: Any, model: type[models.Model], key: tuple[str, ...], names: list[str], rows: Sequence[Sequence[Any]]
+) -> dict[Any, int]:
     """Insert or update ``rows`` (values for the ``key`` fields then ``names``) on ``key`` (the
     fields of a unique constraint); returns key -> pk, the key a value for one field, a tuple for more.
 
@@ -394,7 +404,7 @@ def _upsert(cursor: Any, model: type, key: tuple[str, ...], names: list[str], ro
         f"INSERT INTO {_table(model)} ({', '.join(columns)})"  # noqa: S608 - model metadata only
         f" SELECT {', '.join(columns)} FROM {stage} ORDER BY {keys}"
         f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        f" RETURNING {keys}, {connection.ops.quote_name(model._meta.pk.column)}"
+        f" RETURNING {keys}, {_column(model, model._meta.pk.name)}"
     )
     if len(key) == 1:
         return dict(cursor.fetchall())
@@ -575,12 +585,19 @@ _ROLLUP_DELETE_SQL = {
 }
 
 
-def _rewrite(model: type, size: str, starts: set[datetime], *, from_minutes: bool) -> None:
+def _rewrite(
+    model: type[SessionRollup] | type[CodeRollup], size: str, starts: set[datetime], *, from_minutes: bool
+) -> None:
     """Replace the ``size`` buckets starting at ``starts``, counted from the source tables or,
     for ``from_minutes``, summed from the minute buckets."""
     if not starts:
         return
-    params = {"size": size, "starts": sorted(starts), "width": WIDTH[size], "minute": BucketSize.MINUTE.value}
+    params: dict[str, Any] = {
+        "size": size,
+        "starts": sorted(starts),
+        "width": WIDTH[BucketSize(size)],
+        "minute": BucketSize.MINUTE.value,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_ROLLUP_DELETE_SQL[model], params)
         cursor.execute(_ROLLUP_SQL[model, from_minutes], params)

@@ -513,7 +513,7 @@ def derive_session(
     _primary_cause(session, ordered, snapshot)
 
     verdicts = _verdicts(ordered, session, snapshot)
-    anomalies = set()
+    anomalies: set[str] = set()
     for verdict in verdicts.values():
         anomalies.update(verdict.anomalies)
     anomalies.update(_leg_anomalies(leg_list, snapshot, session.product))

@@ -54,7 +54,7 @@ def outcome_chart(
     label_every = max(1, len(bins) // 6)
     for i, (moment, counts) in enumerate(bins):
         x = pad_left + i * bar_w
-        y = pad_top + plot_h
+        y: float = pad_top + plot_h
         local = timezone.localtime(moment)
         when = f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({moment.astimezone(timezone.UTC):%H:%M} UTC)"
         tip = escape(

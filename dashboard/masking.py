@@ -48,7 +48,7 @@ def mask_payload(value: Any) -> Any:
     """A copy of a raw webhook body with every phone number masked (keys matched case-insensitively)."""
     if isinstance(value, dict):
         return {
-            key: mask_number(item) if is_number_key(key) and isinstance(item, str | int) else mask_payload(item)
+            key: mask_number(str(item)) if is_number_key(key) and isinstance(item, str | int) else mask_payload(item)
             for key, item in value.items()
         }
     if isinstance(value, list):

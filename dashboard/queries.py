@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -160,8 +160,8 @@ def _cursor(ts: datetime, pk: int) -> str:
 
 _BIGINT = 2**63 - 1
 # A day from the calendar's edges: room for the feed's few seconds of overlap.
-_EARLIEST = datetime.min.replace(tzinfo=timezone.UTC) + timedelta(days=1)
-_LATEST = datetime.max.replace(tzinfo=timezone.UTC) - timedelta(days=1)
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
@@ -177,8 +177,8 @@ def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
         moment = datetime.fromisoformat(stamp)
         number = int(pk)
         if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, timezone.UTC)
-        moment = moment.astimezone(timezone.UTC)
+            moment = timezone.make_aware(moment, UTC)
+        moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
     if not _EARLIEST <= moment <= _LATEST or not -_BIGINT <= number <= _BIGINT:
@@ -224,7 +224,7 @@ def overview_tiles(window: Window, current: dict[str, int] | None = None) -> lis
     week = outcome_counts(window.week_earlier())
     total, prev_total, week_total = sum(now.values()), sum(before.values()), sum(week.values())
 
-    def rate(counts: dict[str, int], groups: list[str], whole: int) -> float | None:
+    def rate(counts: dict[str, int], groups: Sequence[str], whole: int) -> float | None:
         return _pct(sum(counts.get(g, 0) for g in groups), whole)
 
     def delta(a: float | None, b: float | None) -> float | None:
@@ -265,7 +265,7 @@ def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
     """Sessions per chart bin and outcome group, from the rollups (bins with no sessions included)."""
     _, where = _bucket_filter(window)
     stride = chart_bin(window)
-    origin = datetime(2000, 1, 1, tzinfo=timezone.UTC)
+    origin = datetime(2000, 1, 1, tzinfo=UTC)
     by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = (
         SessionRollup.objects.filter(where)
@@ -410,7 +410,8 @@ def receiver_health(window: Window) -> Health:
     tallies = ReceiverTally.objects.filter(minute__gte=window.start.replace(second=0, microsecond=0)).values(
         "outcome", "reason"
     )
-    duplicates, refusals, by_reason = 0, 0, {}
+    duplicates, refusals = 0, 0
+    by_reason: dict[str, int] = {}
     for row in tallies.annotate(n=Sum("count")):
         if row["outcome"] == "duplicate":
             duplicates += row["n"]
@@ -509,7 +510,7 @@ def feed(
     if sessions:
         cursor = _cursor(sessions[0].updated_at, sessions[0].id)
     else:
-        cursor = after if parsed else _cursor(timezone.now() - timedelta(seconds=5), 0)
+        cursor = (after or "") if parsed else _cursor(timezone.now() - timedelta(seconds=5), 0)
     return rows, cursor
 
 
@@ -615,7 +616,8 @@ def session_page(f: dict[str, Any], *, full_numbers: bool, cursor: str | None) -
     more = len(page_ids) > PAGE_SIZE
     by_id = Session.objects.prefetch_related(_legs_prefetch()).in_bulk(page_ids[:PAGE_SIZE])
     sessions = [by_id[pk] for pk in page_ids[:PAGE_SIZE]]
-    next_cursor = _cursor(sessions[-1].start_time, sessions[-1].id) if more else None
+    last_start = sessions[-1].start_time if more else None
+    next_cursor = _cursor(last_start, sessions[-1].id) if last_start is not None else None
     return SessionPage([_row(s, full_numbers=full_numbers) for s in sessions], next_cursor, parsed is None)
 
 
@@ -749,7 +751,7 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
         .select_related("eventclassification")
         .order_by("received_at", "id")
     )
-    codes_needed = {leg.final_sip_code for leg in legs} - {None}
+    codes_needed = {code for leg in legs if (code := leg.final_sip_code) is not None}
     if session.primary_sip_code is not None:
         codes_needed.add(session.primary_sip_code)
     refs = {c.code: c for c in SipCode.objects.filter(code__in=codes_needed)} if codes_needed else {}
@@ -927,7 +929,8 @@ def code_breakdown(window: Window) -> tuple[list[CodeLine], list[CodeLine], int]
     ints = {int(code) for code, _ in current if _is_int(code)}
     refs = {c.code: c for c in SipCode.objects.filter(code__in=ints)} if ints else {}
     total = sum(current.values())
-    known, unknown = [], []
+    known: list[CodeLine] = []
+    unknown: list[CodeLine] = []
     for (code, sip_class), n in current.items():
         ref = refs.get(int(code)) if _is_int(code) else None
         before = prev_by_code.get(code, 0)

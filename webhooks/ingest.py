@@ -471,7 +471,7 @@ def _insert_or_bump(params: list[Any], key: str, now: Any) -> tuple[tuple | None
     from poisoning it.
     """
     # Skip Django's per-request SELECT 1 (one round trip per webhook); _store retries instead.
-    connection.health_check_done = True
+    setattr(connection, "health_check_done", True)  # noqa: B010 - Django's private flag, not in its stubs
     guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with guard, _cursor() as cursor:
         cursor.execute(_insert_sql(), params)

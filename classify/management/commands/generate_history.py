@@ -194,13 +194,13 @@ class Command(BaseCommand):
             self._count_session(start, sessions[-1], ring * 1000 if connected else None)
             callee = _number(rng, country)
             vn = _number(rng, home)
-            leg_rows = []
+            leg_rows: list[dict[str, Any]] = []
             for leg_n in range(n_legs):
                 lid = leg_ids + leg_i
                 leg_i += 1
                 direction = "INBOUND" if (n_legs == 2 and leg_n == 0) else "OUTBOUND"
                 leg_code = 200 if (n_legs == 2 and leg_n == 0) else code
-                leg = {
+                leg: dict[str, Any] = {
                     "id": lid, "session_id": sid, "call_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                     "leg_key": "callA" if leg_n == 0 else "callB", "direction": direction, "call_type": "PSTN",
                     "source": vn if direction == "OUTBOUND" else callee,
@@ -419,7 +419,7 @@ def _reserve(model: type[models.Model], n: int) -> int:
 
 def _copy(model: type[models.Model], rows: Iterable[dict]) -> None:
     fields = [f for f in model._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields if f.column)
     # Field.get_default() gives "" for blank CharFields, as the ORM would; JSON goes in as text.
     defaults = {
         f.attname: json.dumps(f.get_default()) if isinstance(f, models.JSONField) else f.get_default() for f in fields
@@ -441,7 +441,7 @@ def _upsert_rollups(
         for key, n in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
     ]
     for start in range(0, len(objs), 5000):
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             objs[start : start + 5000],
             update_conflicts=True,
             unique_fields=[k for k in keys if k not in ("outcome_group", "sip_class")],
