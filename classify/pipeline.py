@@ -22,7 +22,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import islice
 from typing import Any, cast
 
@@ -32,13 +32,12 @@ from django.db import InterfaceError, OperationalError, connection, models, tran
 from django.db.models import F, Field
 from django.utils import timezone
 
+from classify import rollups
 from classify.models import (
     BucketSize,
     CallLeg,
-    CodeRollup,
     EventClassification,
     Session,
-    SessionRollup,
     SipClassLabel,
 )
 from classify.normalise import VIRTUAL_NUMBER_UPDATE, NormalisedEvent, NormaliseError, normalise
@@ -51,9 +50,6 @@ from webhooks.models import EventState, RawEvent
 
 log = logging.getLogger(__name__)
 
-# Minute rollups are kept this long; older hours are recomputed from the Session table.
-MINUTE_ROLLUP_RETENTION = timedelta(days=2)
-ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup rewrite at a time across workers
 
 # The columns written for a session or a leg are the fields of the state the rules derive
 # (minus the natural key, written first), so the two cannot drift apart.
@@ -202,17 +198,19 @@ def process_rows(
     for session_id, result in derived.items():
         for moment in (existing.get(session_id, (None, False))[0], _rollup_at(result)):
             if moment:
-                minutes.add(_floor(moment, BucketSize.MINUTE))
+                minutes.add(rollups.floor(moment, BucketSize.MINUTE))
     code_minutes = {
-        _floor(v.event_time, BucketSize.MINUTE)
+        rollups.floor(v.event_time, BucketSize.MINUTE)
         for result in derived.values()
         for v in result.verdicts.values()
         if v.is_final and v.sip_code_raw and v.event_time
     }
     code_minutes |= {
-        _floor(s.time, BucketSize.MINUTE) for s in batch.values() if not s.event.session_id and s.event.sip_code_raw
+        rollups.floor(s.time, BucketSize.MINUTE)
+        for s in batch.values()
+        if not s.event.session_id and s.event.sip_code_raw
     }
-    recompute_rollups(minutes, code_minutes, now=now)
+    rollups.recompute(minutes, code_minutes, now=now)
     return len(failures)
 
 
@@ -480,124 +478,3 @@ def _mark_failed(cursor: Any, failures: dict[int, str]) -> None:
             "UPDATE webhooks_rawevent SET state = %s, last_error = %s WHERE id = %s",
             [EventState.FAILED.value, reason[:2000], event_id],
         )
-
-
-# --- rollups ------------------------------------------------------------------------------
-
-WIDTH = {BucketSize.MINUTE: timedelta(minutes=1), BucketSize.HOUR: timedelta(hours=1)}
-
-
-def _floor(moment: datetime, size: str) -> datetime:
-    moment = moment.astimezone(UTC)
-    if size == BucketSize.MINUTE:
-        return moment.replace(second=0, microsecond=0)
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def _lock_rollups() -> None:
-    # Two workers rewriting the same bucket would both delete and then collide on insert.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
-
-
-def recompute_rollups(
-    session_minutes: set[datetime], code_minutes: set[datetime], *, now: datetime | None = None
-) -> None:
-    """Rewrite the given minute buckets and the hour buckets containing them from the source
-    tables. Must run inside the batch's transaction."""
-    if not session_minutes and not code_minutes:
-        return
-    now = now or timezone.now()
-    _lock_rollups()
-    cutoff = _floor(now - MINUTE_ROLLUP_RETENTION, BucketSize.HOUR)
-    for model, minutes in ((SessionRollup, session_minutes), (CodeRollup, code_minutes)):
-        if not minutes:
-            continue
-        recent = {m for m in minutes if m >= cutoff}
-        _rewrite(model, BucketSize.MINUTE, recent, from_minutes=False)
-        hours = {_floor(m, BucketSize.HOUR) for m in minutes}
-        _rewrite(model, BucketSize.HOUR, {h for h in hours if h >= cutoff}, from_minutes=True)
-        _rewrite(model, BucketSize.HOUR, {h for h in hours if h < cutoff}, from_minutes=False)
-
-
-# Each rewrite is one DELETE and one INSERT … SELECT … GROUP BY, computed where the data is.
-# ``%(starts)s`` lists the bucket starts; a row counts in the bucket whose [start, start + width)
-# holds its time (what truncating the time to the bucket gives), and the range join uses the
-# time indexes. The SQL is constant: values are always parameters.
-_ROLLUP_SQL = {
-    # ``d.ms``: an answered session's answer delay, its first leg's connection less its first
-    # leg's initiation (8x8 sends no ringing event, so there is no post-dial delay to measure).
-    (SessionRollup, False): """
-        INSERT INTO classify_sessionrollup
-            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
-             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
-             answer_delay_ms, answer_delay_count)
-        SELECT %(size)s, b.start, s.sub_account_id, s.product, s.status, s.outcome_group, s.fault_side,
-               s.destination_country, s.direction, s.primary_sip_code, s.error_code, count(*),
-               coalesce(sum(s.duration_seconds) FILTER (WHERE s.outcome_group = 'answered'), 0),
-               coalesce(sum(d.ms) FILTER (WHERE d.ms >= 0), 0), count(d.ms) FILTER (WHERE d.ms >= 0)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_session s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
-        LEFT JOIN LATERAL (
-            SELECT extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000 AS ms
-            FROM classify_callleg l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
-        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
-    # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
-    (SessionRollup, True): """
-        INSERT INTO classify_sessionrollup
-            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
-             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
-             answer_delay_ms, answer_delay_count)
-        SELECT %(size)s, b.start, r.sub_account_id, r.product, r.status, r.outcome_group, r.fault_side,
-               r.destination_country, r.direction, r.primary_sip_code, r.error_code, sum(r.count),
-               sum(r.answered_seconds), sum(r.answer_delay_ms), sum(r.answer_delay_count)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_sessionrollup r ON r.bucket_size = %(minute)s
-         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
-        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
-    # Final events with a code, by event time. Account-level events have no leg or session:
-    # their direction, country and sub-account count as "".
-    (CodeRollup, False): """
-        INSERT INTO classify_coderollup
-            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
-        SELECT %(size)s, b.start, e.sip_code_raw, e.sip_class, coalesce(l.direction, ''),
-               coalesce(l.destination_country, ''), coalesce(s.sub_account_id, ''), count(*)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_eventclassification e ON e.is_final AND e.sip_code_raw <> ''
-         AND e.event_time >= b.start AND e.event_time < b.start + %(width)s::interval
-        LEFT JOIN classify_callleg l ON l.id = e.call_leg_id
-        LEFT JOIN classify_session s ON s.id = e.session_id
-        GROUP BY 2, 3, 4, 5, 6, 7""",
-    (CodeRollup, True): """
-        INSERT INTO classify_coderollup
-            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
-        SELECT %(size)s, b.start, r.sip_code, r.sip_class, r.direction, r.destination_country, r.sub_account_id,
-               sum(r.count)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_coderollup r ON r.bucket_size = %(minute)s
-         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
-        GROUP BY 2, 3, 4, 5, 6, 7""",
-}
-_ROLLUP_DELETE_SQL = {
-    model: f"DELETE FROM {model._meta.db_table} WHERE bucket_size = %(size)s"  # noqa: S608 - model metadata only
-    " AND bucket_start = ANY(%(starts)s::timestamptz[])"
-    for model in (SessionRollup, CodeRollup)
-}
-
-
-def _rewrite(
-    model: type[SessionRollup] | type[CodeRollup], size: str, starts: set[datetime], *, from_minutes: bool
-) -> None:
-    """Replace the ``size`` buckets starting at ``starts``, counted from the source tables or,
-    for ``from_minutes``, summed from the minute buckets."""
-    if not starts:
-        return
-    params: dict[str, Any] = {
-        "size": size,
-        "starts": sorted(starts),
-        "width": WIDTH[BucketSize(size)],
-        "minute": BucketSize.MINUTE.value,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_ROLLUP_DELETE_SQL[model], params)
-        cursor.execute(_ROLLUP_SQL[model, from_minutes], params)

@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Count, DateTimeField, DurationField, Exists, F, Func, OuterRef, Prefetch, Q, Sum, Value
 from django.utils import timezone
 
-from classify import rules
+from classify import rollups, rules
 from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.normalise import normalise
@@ -54,7 +54,6 @@ CHART_BIN: dict[str, timedelta] = {
     "24h": timedelta(minutes=30),
     "7d": timedelta(hours=6),
 }
-MINUTE_BUCKETS_KEPT = timedelta(hours=24)
 FAILING_GROUPS = [OutcomeGroup.NOT_ANSWERED, OutcomeGroup.FAILED, OutcomeGroup.ERROR]
 
 
@@ -132,12 +131,7 @@ def window_for(key: str, now: datetime | None = None) -> Window:
 
 
 def _bucket_filter(window: Window) -> tuple[str, Q]:
-    """Minute buckets while they are kept (the last day), hour buckets for anything older."""
-    now = timezone.now()
-    if window.start >= now - MINUTE_BUCKETS_KEPT - timedelta(minutes=1):
-        return "minute", Q(bucket_size="minute", bucket_start__gte=window.start, bucket_start__lt=window.end)
-    hour_start = window.start.replace(minute=0, second=0, microsecond=0)
-    return "hour", Q(bucket_size="hour", bucket_start__gte=hour_start, bucket_start__lt=window.end)
+    return rollups.window_filter(window.start, window.end)
 
 
 class DateBin(Func):
@@ -304,7 +298,7 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
     too much per page view, so SIP causes come from the code rollups (final non-2xx codes,
     per leg) and 8x8 error codes from the small error_code index.
     """
-    if window.span <= MINUTE_BUCKETS_KEPT:
+    if window.span <= rollups.MINUTE_READS_WITHIN:
         rows = list(
             Session.objects.filter(
                 start_time__gte=window.start, start_time__lt=window.end, outcome_group__in=FAILING_GROUPS

@@ -24,6 +24,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from classify import rollups
 from classify.models import CallLeg, EventClassification, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.rules import fault_side
@@ -31,7 +32,6 @@ from config.db import analyze
 from webhooks import partitions
 from webhooks.models import DedupeKey, RawEvent
 
-MINUTE_KEPT = timedelta(days=2)
 PRODUCTS = (("IVR", 35), ("VOICE_MESSAGING", 40), ("NUMBER_MASKING", 25))
 SUB_ACCOUNTS = ("acme_sg", "acme_lk", "shopfast_id", "ridego_sg", "medbook_in", "bankly_us", "telco_gb", "foodnow_ph")
 COUNTRIES = (("SG", "+65", 8), ("LK", "+94", 9), ("ID", "+62", 10), ("IN", "+91", 10), ("US", "+1", 10),
@@ -309,7 +309,7 @@ class Command(BaseCommand):
 
 def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
     hour = moment.replace(minute=0, second=0, microsecond=0)
-    if moment >= now - MINUTE_KEPT:
+    if moment >= now - rollups.MINUTE_RETENTION:
         return [("minute", moment.replace(second=0, microsecond=0)), ("hour", hour)]
     return [("hour", hour)]
 
