@@ -62,7 +62,7 @@ def main() -> None:
 def bodies(count: int, seed: int):
     import random
 
-    from webhooks.traffic import deliveries, session_events
+    from demo.traffic import deliveries, session_events
 
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(hours=1)

@@ -10,7 +10,7 @@ command line as docker-compose's ``receiver``, ``gunicorn config.receiver:applic
 config.receiver_worker.ReceiverWorker``;
 ``--server django`` for the dashboard's own webhook view instead) and one Celery worker process
 (``--concurrency 1``), then POSTs realistic bodies
-(``webhooks.traffic.session_events`` with 2 % duplicate and 5 % out-of-order deliveries; each
+(``demo.traffic.session_events`` with 2 % duplicate and 5 % out-of-order deliveries; each
 session's events spread over a few seconds, interleaved with other sessions') to
 ``/webhooks/8x8/`` with ``Authorization: Bearer <secret>`` at ``--rate`` per second for
 ``--duration`` seconds. The client is asyncio on raw HTTP/1.1 connections, paced by a clock: a
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import fresh_database, percentile, production_env  # noqa: E402
-from webhooks.traffic import deliveries, session_events  # noqa: E402 - pure module, no Django needed
+from demo.traffic import deliveries, session_events  # noqa: E402 - pure module, no Django needed
 
 SECRET = "bench-e2e-webhook-secret-0123456789abcdef"  # noqa: S105 - a throwaway local server
 TARGET_P95_S = 2.0

@@ -23,7 +23,6 @@ from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRo
 from classify.models import CodeRollup as CodeRollupModel
 from classify.normalise import normalise
 from dashboard import filters
-from dashboard.masking import mask_payload, show_number
 from notes.models import SessionNote
 from reference.models import (
     BestPractice,
@@ -36,6 +35,7 @@ from reference.models import (
     VoiceErrorCode,
 )
 from retention import disk
+from webhooks.masking import mask_payload, show_number
 from webhooks.models import EventState, RawEvent, ReceiverTally
 
 # --- windows ---------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from dashboard import queries as dq
 from dashboard.forms import SessionFilterForm
-from dashboard.masking import mask_payload
 from incidents.grouping import fingerprint_of
 from incidents.models import BundleJob, BundleJobState, Incident
 from notes.models import SessionNote
+from webhooks.masking import mask_payload
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
 

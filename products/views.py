@@ -11,8 +11,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from config.http import HtmxHttpRequest
 from dashboard import queries as dashboard_queries
-from dashboard.masking import show_number
 from products import queries
+from webhooks.masking import show_number
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
 

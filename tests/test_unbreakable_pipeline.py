@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 from classify.models import Session
 from dashboard.links import session_url
+from demo.traffic import session_events
 from webhooks.models import EventState, RawEvent
 from webhooks.tests.conftest import SECRET
-from webhooks.traffic import session_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

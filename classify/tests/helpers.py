@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
+from demo.traffic import session_events
 from webhooks.ingest import ingest
 from webhooks.models import RawEvent
-from webhooks.traffic import session_events
 
 # Recent, so minute rollups (kept two days) are written as well as hour rollups.
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
