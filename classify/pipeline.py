@@ -107,8 +107,8 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
             # batch commits; if it fails, the rollback leaves the events pending. (ARRAY(…) keeps
             # the planner on the primary key instead of hash-joining the whole table.)
             cursor.execute(
-                "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"
-                " WHERE state = %s AND id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s"
+                f"UPDATE {_table(RawEvent)} SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"  # noqa: S608 - model metadata only
+                f" WHERE state = %s AND id = ANY(ARRAY(SELECT id FROM {_table(RawEvent)} WHERE state = %s"
                 " AND (%s::bigint IS NULL OR id = %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))"
                 " RETURNING id, body, deliveries, received_at, session_id",
                 # "state = pending" outside too: each raw partition then probes its small pending
@@ -262,7 +262,7 @@ def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, tuple[datet
         [session_ids],
     )
     cursor.execute(
-        "SELECT session_id, rollup_at, anomalies @> %s::jsonb FROM classify_session"
+        f"SELECT session_id, rollup_at, anomalies @> %s::jsonb FROM {_table(Session)}"  # noqa: S608 - model metadata only
         " WHERE session_id = ANY(%s::text[]) ORDER BY session_id FOR UPDATE",
         ['["missing_summary"]', session_ids],
     )
@@ -287,7 +287,7 @@ def _all_events_of(
     # The receiver's session_id column can differ from the normalised one (legacy shapes), so
     # both are looked up and the normalised id decides.
     cursor.execute(
-        "SELECT id, deliveries, received_at, body FROM webhooks_rawevent"
+        f"SELECT id, deliveries, received_at, body FROM {_table(RawEvent)}"  # noqa: S608 - model metadata only
         " WHERE session_id = ANY(%s::text[]) AND state <> %s AND NOT (id = ANY(%s::bigint[]))",
         [sorted(set(session_ids) | raw_session_ids), EventState.FAILED.value, claimed_ids],
     )
@@ -461,7 +461,10 @@ def _write_verdicts(
             rows.append([event_id, None, None, stored.time, *EMPTY_VERDICT, now])
     # An event is classified again after ``reclassify`` or a re-pend: replace its old verdict.
     # Delete + COPY is an upsert here, and several times faster than INSERT … ON CONFLICT.
-    cursor.execute("DELETE FROM classify_eventclassification WHERE event_id = ANY(%s::bigint[])", [list(batch)])
+    cursor.execute(
+        f"DELETE FROM {_table(EventClassification)} WHERE event_id = ANY(%s::bigint[])",  # noqa: S608 - model metadata only
+        [list(batch)],
+    )
     names = ["event", "session", "call_leg", *VERDICT_FIELDS, "classified_at"]
     _copy(
         cursor,
@@ -475,6 +478,6 @@ def _mark_failed(cursor: Any, failures: dict[int, str]) -> None:
     """The claim marked every row processed; the ones the normaliser rejected become failed."""
     for event_id, reason in failures.items():
         cursor.execute(
-            "UPDATE webhooks_rawevent SET state = %s, last_error = %s WHERE id = %s",
+            f"UPDATE {_table(RawEvent)} SET state = %s, last_error = %s WHERE id = %s",  # noqa: S608 - model metadata only
             [EventState.FAILED.value, reason[:2000], event_id],
         )

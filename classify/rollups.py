@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from classify.models import BucketSize, CodeRollup, SessionRollup
+from classify.models import BucketSize, CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 
 # Minute buckets are kept this long (older ones are deleted by ``drop_expired_minutes``); hours
 # older than this are rewritten from the source tables rather than summed from minutes.
@@ -80,11 +80,13 @@ def recompute(session_minutes: set[datetime], code_minutes: set[datetime], *, no
 # ``%(starts)s`` lists the bucket starts; a row counts in the bucket whose [start, start + width)
 # holds its time (what truncating the time to the bucket gives), and the range join uses the
 # time indexes. The SQL is constant: values are always parameters.
+_SR, _CR = SessionRollup._meta.db_table, CodeRollup._meta.db_table
+_S, _L, _E = Session._meta.db_table, CallLeg._meta.db_table, EventClassification._meta.db_table
 _ROLLUP_SQL = {
     # ``d.ms``: an answered session's answer delay, its first leg's connection less its first
     # leg's initiation (8x8 sends no ringing event, so there is no post-dial delay to measure).
-    (SessionRollup, False): """
-        INSERT INTO classify_sessionrollup
+    (SessionRollup, False): f"""
+        INSERT INTO {_SR}
             (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
              destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
              answer_delay_ms, answer_delay_count)
@@ -93,14 +95,14 @@ _ROLLUP_SQL = {
                coalesce(sum(s.duration_seconds) FILTER (WHERE s.outcome_group = 'answered'), 0),
                coalesce(sum(d.ms) FILTER (WHERE d.ms >= 0), 0), count(d.ms) FILTER (WHERE d.ms >= 0)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_session s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
+        JOIN {_S} s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
         LEFT JOIN LATERAL (
             SELECT extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000 AS ms
-            FROM classify_callleg l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
-        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
+            FROM {_L} l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
+        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",  # noqa: S608 - model metadata only
     # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
-    (SessionRollup, True): """
-        INSERT INTO classify_sessionrollup
+    (SessionRollup, True): f"""
+        INSERT INTO {_SR}
             (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
              destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
              answer_delay_ms, answer_delay_count)
@@ -108,31 +110,31 @@ _ROLLUP_SQL = {
                r.destination_country, r.direction, r.primary_sip_code, r.error_code, sum(r.count),
                sum(r.answered_seconds), sum(r.answer_delay_ms), sum(r.answer_delay_count)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_sessionrollup r ON r.bucket_size = %(minute)s
+        JOIN {_SR} r ON r.bucket_size = %(minute)s
          AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
-        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
+        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",  # noqa: S608 - model metadata only
     # Final events with a code, by event time. Account-level events have no leg or session:
     # their direction, country and sub-account count as "".
-    (CodeRollup, False): """
-        INSERT INTO classify_coderollup
+    (CodeRollup, False): f"""
+        INSERT INTO {_CR}
             (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
         SELECT %(size)s, b.start, e.sip_code_raw, e.sip_class, coalesce(l.direction, ''),
                coalesce(l.destination_country, ''), coalesce(s.sub_account_id, ''), count(*)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_eventclassification e ON e.is_final AND e.sip_code_raw <> ''
+        JOIN {_E} e ON e.is_final AND e.sip_code_raw <> ''
          AND e.event_time >= b.start AND e.event_time < b.start + %(width)s::interval
-        LEFT JOIN classify_callleg l ON l.id = e.call_leg_id
-        LEFT JOIN classify_session s ON s.id = e.session_id
-        GROUP BY 2, 3, 4, 5, 6, 7""",
-    (CodeRollup, True): """
-        INSERT INTO classify_coderollup
+        LEFT JOIN {_L} l ON l.id = e.call_leg_id
+        LEFT JOIN {_S} s ON s.id = e.session_id
+        GROUP BY 2, 3, 4, 5, 6, 7""",  # noqa: S608 - model metadata only
+    (CodeRollup, True): f"""
+        INSERT INTO {_CR}
             (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
         SELECT %(size)s, b.start, r.sip_code, r.sip_class, r.direction, r.destination_country, r.sub_account_id,
                sum(r.count)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_coderollup r ON r.bucket_size = %(minute)s
+        JOIN {_CR} r ON r.bucket_size = %(minute)s
          AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
-        GROUP BY 2, 3, 4, 5, 6, 7""",
+        GROUP BY 2, 3, 4, 5, 6, 7""",  # noqa: S608 - model metadata only
 }
 _ROLLUP_DELETE_SQL = {
     model: f"DELETE FROM {model._meta.db_table} WHERE bucket_size = %(size)s"  # noqa: S608 - model metadata only
