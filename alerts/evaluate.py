@@ -261,13 +261,13 @@ def unhealthy_numbers(rule: AlertRule) -> list[Reading]:
     if rule.sub_account:
         numbers = numbers.filter(sub_account_id=rule.sub_account)
     rows = numbers.values("sub_account_id").annotate(
-        known=Count("id"), unhealthy=Count("id", filter=Q(operational_status=OperationalStatus.UNHEALTHY))
+        known=Count("id"), unhealthy_count=Count("id", filter=Q(operational_status=OperationalStatus.UNHEALTHY))
     )
     if not rule.per:
         known = sum(r["known"] for r in rows)
-        unhealthy = sum(r["unhealthy"] for r in rows)
+        unhealthy = sum(r["unhealthy_count"] for r in rows)
         return [Reading("", float(unhealthy), known) if known else Reading("", None, 0, Status.NO_DATA)]
-    return [Reading(r["sub_account_id"], float(r["unhealthy"]), r["known"]) for r in rows if r["sub_account_id"]]
+    return [Reading(r["sub_account_id"], float(r["unhealthy_count"]), r["known"]) for r in rows if r["sub_account_id"]]
 
 
 def top_causes(rule: AlertRule, key: str, window: Window, limit: int = 3) -> list[list[Any]]:

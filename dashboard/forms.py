@@ -106,7 +106,7 @@ class SessionFilterForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start >= end:
             self.add_error("end", ValidationError("“To” must be after “From”.", code="end_before_start"))

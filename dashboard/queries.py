@@ -106,7 +106,7 @@ class Window:
 
 def _stamp(moment: datetime) -> str:
     """UTC, whole seconds, "Z": safe in a URL without escaping and read back by every parser."""
-    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # For absolute windows: the smallest stride giving at most about 60 bars.
@@ -240,15 +240,15 @@ def overview_tiles(window: Window, current: dict[str, int] | None = None) -> lis
         ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered", "bad"),
         ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed", "bad"),
     ):
-        current = rate(now, groups, total)
+        share = rate(now, groups, total)
         tiles.append(
             Tile(
                 label,
-                "–" if current is None else f"{current}%",
-                delta(current, rate(before, groups, prev_total)),
+                "–" if share is None else f"{share}%",
+                delta(share, rate(before, groups, prev_total)),
                 "pp",
                 tone,
-                week_change=delta(current, rate(week, groups, week_total)),
+                week_change=delta(share, rate(week, groups, week_total)),
                 rising=rising,
             )
         )
@@ -1005,7 +1005,7 @@ def troubleshooting(window: Window) -> dict[str, Any]:
         counts[code] += n
     entries, anchored = [], set()
     for entry in TroubleshootingEntry.objects.prefetch_related("sip_codes"):
-        codes = []
+        codes: list[dict[str, Any]] = []
         for c in entry.sip_codes.all():
             # A code listed under two entries counts in each; its page anchor (#code-487, linked
             # from the overview) goes to the first, so no id appears twice.
@@ -1031,7 +1031,7 @@ def troubleshooting(window: Window) -> dict[str, Any]:
     )
     error_codes = list(VoiceErrorCode.objects.all())
     for error in error_codes:
-        error.count = error_counts.get(error.code, 0)
+        error.count = error_counts.get(error.code, 0)  # type: ignore[attr-defined]  # read by the template
     return {
         "entries": entries,
         "practices": list(BestPractice.objects.all()),

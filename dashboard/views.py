@@ -198,7 +198,7 @@ def sessions(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("after", None)
-    context = {
+    context: dict[str, Any] = {
         "form": form,
         "page": page,
         # A number search already reads the legs once for the page; it is not counted (bench/pages.py).
@@ -229,9 +229,9 @@ def _signals_over(range_key: str) -> dict[str, Any]:
 def sessions_csv(request: AuthenticatedHtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
     form, filters = _session_filters(request, request.GET)
     if form.errors:
-        lines = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        problems = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
         return HttpResponse(
-            "\n".join(["Cannot export: fix these filter parameters first.", *lines]) + "\n",
+            "\n".join(["Cannot export: fix these filter parameters first.", *problems]) + "\n",
             status=400,
             content_type="text/plain; charset=utf-8",
         )
