@@ -22,7 +22,7 @@ class StateInline(admin.TabularInline):
     model = AlertState
     extra = 0
     can_delete = False
-    fields = ["key", "status", "value", "sessions", "breaches", "evaluated_at", "changed_at"]
+    fields = ("key", "status", "value", "sessions", "breaches", "evaluated_at", "changed_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -39,13 +39,18 @@ log = logging.getLogger(__name__)
 
 SPARKLINE_POINTS = 60
 EVALUATION_LOCK_KEY = 0x51D0_0013  # pg advisory lock: one evaluation cycle at a time
-PER_COLUMN = {
+PER_COLUMN: dict[str, str] = {
     Per.SUB_ACCOUNT: "sub_account_id",
     Per.PRODUCT: "product",
     Per.COUNTRY: "destination_country",
     Per.DIRECTION: "direction",
 }
-PER_SCOPE = {Per.SUB_ACCOUNT: "sub_account", Per.PRODUCT: "product", Per.COUNTRY: "country", Per.DIRECTION: "direction"}
+PER_SCOPE: dict[str, str] = {
+    Per.SUB_ACCOUNT: "sub_account",
+    Per.PRODUCT: "product",
+    Per.COUNTRY: "country",
+    Per.DIRECTION: "direction",
+}
 SCOPE_COLUMN = {
     "sub_account": "sub_account_id",
     "product": "product",
@@ -160,8 +165,8 @@ def read_window(rules: list[AlertRule], window: Window) -> dict[int, dict[str, t
     numerators: dict[tuple[str, tuple], int] = {}
     rule_numerator: dict[int, int] = {}
     for rule in rules:
-        dims = set(rule.scope()) | ({PER_SCOPE[rule.per]} if rule.per else set())
-        sets[rule.id] = tuple(sorted(dims))
+        rule_dims = set(rule.scope()) | ({PER_SCOPE[rule.per]} if rule.per else set())
+        sets[rule.id] = tuple(sorted(rule_dims))
         sql, params = _numerator_sql(rule)
         rule_numerator[rule.id] = numerators.setdefault((sql, tuple(params)), len(numerators))
     dims = sorted({d for names in sets.values() for d in names})
@@ -256,13 +261,13 @@ def unhealthy_numbers(rule: AlertRule) -> list[Reading]:
     if rule.sub_account:
         numbers = numbers.filter(sub_account_id=rule.sub_account)
     rows = numbers.values("sub_account_id").annotate(
-        known=Count("id"), unhealthy=Count("id", filter=Q(operational_status=OperationalStatus.UNHEALTHY))
+        known=Count("id"), unhealthy_count=Count("id", filter=Q(operational_status=OperationalStatus.UNHEALTHY))
     )
     if not rule.per:
         known = sum(r["known"] for r in rows)
-        unhealthy = sum(r["unhealthy"] for r in rows)
+        unhealthy = sum(r["unhealthy_count"] for r in rows)
         return [Reading("", float(unhealthy), known) if known else Reading("", None, 0, Status.NO_DATA)]
-    return [Reading(r["sub_account_id"], float(r["unhealthy"]), r["known"]) for r in rows if r["sub_account_id"]]
+    return [Reading(r["sub_account_id"], float(r["unhealthy_count"]), r["known"]) for r in rows if r["sub_account_id"]]
 
 
 def top_causes(rule: AlertRule, key: str, window: Window, limit: int = 3) -> list[list[Any]]:
@@ -381,7 +386,14 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
                     state is not None
                     and state.value == reading.value
                     and state.sessions == reading.sessions
-                    and (state.status in QUIET or (state.status == Status.FIRING and state.notified_at > repeat_after))
+                    and (
+                        state.status in QUIET
+                        or (
+                            state.status == Status.FIRING
+                            and state.notified_at is not None
+                            and state.notified_at > repeat_after
+                        )
+                    )
                 ):
                     continue  # the same reading in a settled state: nothing can change (decide)
                 state = state or StateRow(rule.id, reading.key, new=True)

@@ -24,7 +24,7 @@ class AlertRuleForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         return validate_rule(data, self.add_error)
 
 
@@ -57,7 +57,7 @@ class ChannelForm(forms.ModelForm):
         fields = ["name", "url_env"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         url = (data.get("url") or "").strip()
         if url:
             import apprise

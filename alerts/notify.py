@@ -41,7 +41,7 @@ SENDING_LEASE = timedelta(minutes=10)
 FIRST_BACKOFF = timedelta(seconds=30)
 # The sessions list's filter names (dashboard.forms.SessionFilterForm) for a rule's scope.
 SESSION_FILTER = {"sub_account": "sub_account", "product": "product", "country": "country", "direction": "direction"}
-PER_FILTER = {
+PER_FILTER: dict[str, str] = {
     Per.SUB_ACCOUNT: "sub_account",
     Per.PRODUCT: "product",
     Per.COUNTRY: "country",

@@ -121,7 +121,7 @@ def _load_rule(item: Any) -> list[str]:
     before = export_rule(existing) if existing else None
     form = AlertRuleForm(form_data, instance=existing)
     if not form.is_valid():
-        errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
+        errors = "; ".join(f"{field}: {' '.join(str(m) for m in msgs)}" for field, msgs in form.errors.items())
         raise ProvisioningError(f"rule {name!r}: {errors}")
     rule = form.save()
     after = export_rule(rule)

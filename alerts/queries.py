@@ -8,7 +8,7 @@ from typing import Any
 from alerts.models import AlertEvent, AlertRule, AlertState, Notification, Status, format_value
 
 # Worst first: the state a rule shows is its worst key's.
-SEVERITY = {
+SEVERITY: dict[str, int] = {
     Status.FIRING: 0,
     Status.PENDING: 1,
     Status.NO_DATA: 2,
@@ -64,7 +64,8 @@ def history(limit: int = 50) -> list[dict[str, Any]]:
     events = list(AlertEvent.objects.select_related("rule")[:limit])
     notes: dict[int, list[Notification]] = {}
     for n in Notification.objects.filter(event__in=events).select_related("channel").order_by("created_at"):
-        notes.setdefault(n.event_id, []).append(n)
+        if n.event_id is not None:
+            notes.setdefault(n.event_id, []).append(n)
     tests = Notification.objects.filter(event__isnull=True).select_related("channel")[:10]
     return [
         {"event": e, "value": format_value(e.rule.metric, e.value), "notifications": notes.get(e.id, [])}

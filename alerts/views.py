@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from alerts import notify, queries
 from alerts.forms import AlertRuleForm, ChannelForm
 from alerts.models import AlertRule, Channel
+from config.http import HtmxHttpRequest
 
 MANAGE_PERM = "alerts.manage_alerts"
 
@@ -31,7 +32,7 @@ def _require_manage(request: HttpRequest) -> None:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "rules": queries.rule_rows(),
         "history": queries.history(),

@@ -15,7 +15,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.cache import cache
 
 from audit.models import NumberSearch
@@ -25,7 +25,7 @@ WINDOW_SECONDS = 60
 clock = time.time  # tests pin it, so a run that straddles a minute boundary counts one window
 
 
-def allow_number_search(user: AbstractBaseUser, number: str, *, via: str) -> bool:
+def allow_number_search(user: User, number: str, *, via: str) -> bool:
     """True if this user may run this whole-number search now; records it either way.
 
     If the cache cannot be reached the search is refused: a limit that fails open is no limit.

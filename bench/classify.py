@@ -4,7 +4,7 @@ Creates a bench database (default ``sipdesk_bench_classify``), migrates it, bulk
 realistic pending raw events (the receiver's simulator, with duplicates and out-of-order
 deliveries), then times one process calling ``classify.pipeline.process_pending`` until the
 backlog is empty, with production settings (DEBUG off). Prints events/s. Target: ≥ 5,000
-events/s per worker (SPEC §8).
+events/s per worker (docs/design.md §11).
 
 ``--reuse`` keeps the loaded events of an earlier run and only resets them to pending (and
 vacuums), for quick before/after comparisons; ``--profile FILE`` writes a cProfile.
@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,7 +62,7 @@ def main() -> None:
 def bodies(count: int, seed: int):
     import random
 
-    from webhooks.traffic import deliveries, session_events
+    from demo.traffic import deliveries, session_events
 
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(hours=1)
@@ -84,7 +85,8 @@ def load(count: int, seed: int) -> None:
     from webhooks.models import RawEvent
 
     started = time.perf_counter()
-    rows, seen = [], {}
+    rows: list[Any] = []
+    seen: dict[str, Any] = {}
     now = timezone.now()
     for body in bodies(count, seed):
         event_type, key, session_id, call_id, sub_account_id = describe(body)
@@ -137,7 +139,7 @@ def run(batch: int, profile: str | None = None) -> None:
     done = 0
     while taken := process_pending(batch):
         done += taken
-    if profiler:
+    if profiler and profile:
         profiler.disable()
         profiler.dump_stats(profile)
     elapsed = time.perf_counter() - started

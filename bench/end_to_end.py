@@ -10,7 +10,7 @@ command line as docker-compose's ``receiver``, ``gunicorn config.receiver:applic
 config.receiver_worker.ReceiverWorker``;
 ``--server django`` for the dashboard's own webhook view instead) and one Celery worker process
 (``--concurrency 1``), then POSTs realistic bodies
-(``webhooks.traffic.session_events`` with 2 % duplicate and 5 % out-of-order deliveries; each
+(``demo.traffic.session_events`` with 2 % duplicate and 5 % out-of-order deliveries; each
 session's events spread over a few seconds, interleaved with other sessions') to
 ``/webhooks/8x8/`` with ``Authorization: Bearer <secret>`` at ``--rate`` per second for
 ``--duration`` seconds. The client is asyncio on raw HTTP/1.1 connections, paced by a clock: a
@@ -26,7 +26,7 @@ When the offer ends it waits for the backlog to drain and prints:
   (``sum(deliveries)`` = stored + duplicate answers), no row pending or failed, one
   classification per event, and rollups that add up to the sessions and final codes stored.
 
-Targets (SPEC §8, 2-core machine): lag p95 < 2 s at 1,000 webhooks/s, nothing lost or counted
+Targets (docs/design.md §11, 2-core machine): lag p95 < 2 s at 1,000 webhooks/s, nothing lost or counted
 twice. The Redis database given by ``--redis`` is used as the broker; its Celery queue is
 cleared before the run.
 """
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import fresh_database, percentile, production_env  # noqa: E402
-from webhooks.traffic import deliveries, session_events  # noqa: E402 - pure module, no Django needed
+from demo.traffic import deliveries, session_events  # noqa: E402 - pure module, no Django needed
 
 SECRET = "bench-e2e-webhook-secret-0123456789abcdef"  # noqa: S105 - a throwaway local server
 TARGET_P95_S = 2.0
@@ -118,6 +118,7 @@ class Client:
                     if writer is None:
                         reader, writer = await asyncio.open_connection(self.host, self.port)
                     writer.write(self._request(body))
+                    assert reader is not None  # opened together with the writer
                     status, close, payload = await self._response(reader)
                     break
                 except (ConnectionError, asyncio.IncompleteReadError):
@@ -320,7 +321,9 @@ def main() -> int:
         drain_started = time.monotonic()
         with psycopg.connect(database_url, autocommit=True) as conn:
             while time.monotonic() - drain_started < args.drain_timeout:
-                (pending,) = conn.execute("SELECT count(*) FROM webhooks_rawevent WHERE state = 'pending'").fetchone()
+                (pending,) = conn.execute("SELECT count(*) FROM webhooks_rawevent WHERE state = 'pending'").fetchall()[
+                    0
+                ]
                 if pending == 0:
                     break
                 time.sleep(0.2)

@@ -5,7 +5,7 @@ Run by hand (not in CI), from the repository root:
     .venv/bin/python bench/ingest.py [--duration 20] [--connections 16] [--django-view]
 
 It creates a fresh database (default ``sipdesk_bench_ingest``), migrates it, writes realistic
-unique bodies from ``webhooks/traffic.py`` to ``var/``, then, with production settings (DEBUG
+unique bodies from ``demo/traffic.py`` to ``var/``, then, with production settings (DEBUG
 off, a webhook secret), drives with ``wrk`` (``apt-get install wrk``) and ``bench/ingest.lua``:
 
 1. the dashboard's server (gunicorn gthread, ``config.wsgi`` through ``bench.ingest_settings``
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import fresh_database, production_env  # noqa: E402
-from webhooks.traffic import traffic  # noqa: E402 - pure module, no Django needed
+from demo.traffic import traffic  # noqa: E402 - pure module, no Django needed
 
 SECRET = "bench-webhook-secret-0123456789abcdef"  # noqa: S105 - a throwaway local server
 TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 2500, 30.0, 0.5
@@ -190,7 +190,9 @@ def main() -> int:
         receiver_memory = rss_mb(server.pid)
 
     with psycopg.connect(database_url) as conn:
-        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT dedupe_key) FROM webhooks_rawevent").fetchone()
+        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT dedupe_key) FROM webhooks_rawevent").fetchall()[
+            0
+        ]
     if not args.keep_db:
         with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')

@@ -5,7 +5,7 @@
 
 Requests go through Django's full stack in-process (middleware, auth, templates) with the test
 Client, so the figures are server time without network or a WSGI server. Prints p50/p95 per page
-and whether it meets the SPEC §8 target.
+and whether it meets the docs/design.md §11 target.
 """
 
 from __future__ import annotations

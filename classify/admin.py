@@ -22,7 +22,7 @@ class ReadOnlyMixin:
 class CallLegInline(ReadOnlyMixin, admin.TabularInline):
     model = CallLeg
     extra = 0
-    fields = ["leg_key", "call_id", "direction", "destination_country", "status", "final_status", "final_sip_code"]
+    fields = ("leg_key", "call_id", "direction", "destination_country", "status", "final_status", "final_sip_code")
     readonly_fields = fields
     show_change_link = False
 

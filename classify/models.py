@@ -27,7 +27,7 @@ class OutcomeGroup(models.TextChoices):
 
 
 class FaultSide(models.TextChoices):
-    """Who has to act on a failure (SPEC §13): nobody but the callee/caller (customer behaviour),
+    """Who has to act on a failure (docs/design.md §5.5): nobody but the callee/caller (customer behaviour),
     the carrier or 8x8 (network / platform), or whoever set up the request or account
     (configuration). classify/rules.py ``fault_side`` decides."""
 

@@ -1,12 +1,13 @@
 """Turn a webhook body, exactly as 8x8 sent it, into plain dataclasses the classifier can trust.
 
-Pure: no database, no settings. Every quirk of ``8x8-webhooks.md`` §10 is handled here so the
+Pure: no database, no settings. Every quirk of docs/8x8-webhooks.md §10 is handled here so the
 rules and the pipeline never see one:
 
 - fields under ``payload`` or at the root (legacy Wavecell callbacks are flat);
 - ``details`` is a map with case-insensitive keys (``callA``/``CallA``); legs come out ordered by
   initiated time; any key is matched case-insensitively (``SourceRefId``, ``Timestamp``);
-- the string ``"null"`` (and ``""``) mean null; numbers may be strings and strings numbers;
+- empty values (``""``, ``"null"`` and the other placeholders) and the envelope are read by
+  ``webhooks/envelope.py``, the receiver's rules; numbers may be strings and strings numbers;
 - DTMF sits in one of four places; timestamps come with or without milliseconds;
 - ``NO ANSWER`` → ``NO_ANSWER``; unknown enum values are kept and reported, never rejected;
 - legacy shapes (§8): ``direction`` 0/1, ``sourceMsisdn``/``targetMsisdn``, ``status``,
@@ -22,6 +23,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from webhooks.envelope import ID_MAX, envelope_fields, id_text, lower_keys, text
+from webhooks.envelope import call_id as envelope_call_id
+from webhooks.envelope import session_id as envelope_session_id
+from webhooks.envelope import sub_account_id as envelope_sub_account_id
 
 SESSION_SUMMARY = "SESSION_SUMMARY"
 CALL_STATUS = "CALL_STATUS"
@@ -62,7 +68,7 @@ LEGACY_CALL_STATES = frozenset({"CONNECTED", "NOT_CONNECTED"})
 DIRECTIONS = frozenset({"INBOUND", "OUTBOUND"})
 CALL_TYPES = frozenset({"PSTN", "VOIP"})
 LEGACY_DIRECTIONS = {0: "INBOUND", 1: "OUTBOUND"}
-# VRU status (the recording-status API's enum) and VNU values, 8x8-webhooks.md §5.
+# VRU status (the recording-status API's enum) and VNU values, docs/8x8-webhooks.md §5.
 RECORDING_STATUSES = frozenset(
     {
         "PROCESSING",
@@ -79,7 +85,6 @@ UPDATE_EVENT_TYPES = frozenset({"SNAPSHOT", "UPDATES"})
 UPDATE_STATUSES = frozenset({"NO_CHANGE", "UPDATED"})
 # Title-case and older spellings seen in legacy/readme-era docs.
 STATUS_ALIASES = {"NOANSWER": "NO_ANSWER", "CANCELLED": "CANCELED"}
-NULL_STRINGS = frozenset({"", "null", "none", "nil", "undefined"})
 INTEGER = re.compile(r"[+-]?\d+")
 INTEGRAL_DECIMAL = re.compile(r"[+-]?\d+\.0*")
 SEPARATORS = re.compile(r"[\s-]+")
@@ -172,27 +177,6 @@ class NormalisedEvent:
 # --- small value helpers ------------------------------------------------------------------
 
 
-def lower_keys(data: dict) -> dict[str, Any]:
-    """Keys compared case-insensitively (``CallA``, ``SourceRefId``, ``Timestamp``)."""
-    try:
-        return {k.lower(): v for k, v in data.items()}  # JSON keys are strings
-    except AttributeError:
-        return {str(k).lower(): v for k, v in data.items()}
-
-
-def text(value: Any) -> str:
-    """A string field: ``None`` and the string ``"null"`` both become ``""``."""
-    if type(value) is str:  # by far the most common case: skip the checks below
-        value = value.strip()
-        return "" if value.lower() in NULL_STRINGS else value
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    value = str(value).strip()
-    return "" if value.lower() in NULL_STRINGS else value
-
-
 def to_int(value: Any) -> int | None:
     """Integers, integral floats and numeric strings (``"486"``, ``" -2004 "``); else None."""
     if value is None or isinstance(value, bool):
@@ -257,9 +241,8 @@ def normalise(body: Any) -> NormalisedEvent:
     """Normalise one webhook body (already parsed JSON)."""
     if not isinstance(body, dict):
         raise NormaliseError(f"body is a JSON {type(body).__name__}, not an object")
+    fields, wrapped = envelope_fields(body)
     root = lower_keys(body)
-    wrapped = isinstance(root.get("payload"), dict)
-    fields = {**root, **lower_keys(root["payload"])} if wrapped else root
     event_type = enum(root.get("eventtype") or fields.get("eventtype"), KINDS, "eventType", [])
 
     if event_type == SESSION_SUMMARY or (not event_type and "sessionstatus" in fields):
@@ -271,7 +254,7 @@ def normalise(body: Any) -> NormalisedEvent:
     if event_type == VIRTUAL_NUMBER_UPDATE:
         return _virtual_numbers(fields)
 
-    # Legacy Wavecell shapes (8x8-webhooks.md §8): flat, no envelope.
+    # Legacy Wavecell shapes (docs/8x8-webhooks.md §8): flat, no envelope.
     if not wrapped:
         if not event_type and isinstance(fields.get("details"), dict) and "status" in fields:
             return _summary(fields, "", legacy=True)
@@ -295,10 +278,10 @@ def _looks_legacy(fields: dict[str, Any]) -> bool:
 
 
 def _require_session_id(fields: dict[str, Any], kind: str) -> str:
-    session_id = text(fields.get("sessionid"))
+    session_id = id_text(fields.get("sessionid"))[:ID_MAX]  # as the receiver stores it on RawEvent.session_id
     if not session_id:
         raise NormaliseError(f"{kind or 'legacy'} event without a sessionId")
-    return session_id[:64]  # as the receiver stores it on RawEvent.session_id
+    return session_id
 
 
 def _sip(fields: dict[str, Any]) -> tuple[int | None, str]:
@@ -309,7 +292,7 @@ def _sip(fields: dict[str, Any]) -> tuple[int | None, str]:
 
 
 def _dtmf(fields: dict[str, Any]) -> str | None:
-    """The four places DTMF has been seen (8x8-webhooks.md §4.1)."""
+    """The four places DTMF has been seen (docs/8x8-webhooks.md §4.1)."""
     event_data = fields.get("eventdata")
     if isinstance(event_data, dict):
         value = text(lower_keys(event_data).get("dtmf"))  # 1. payload.eventData.dtmf
@@ -319,9 +302,8 @@ def _dtmf(fields: dict[str, Any]) -> str | None:
         return text(event_data)  # 3. eventData as a plain string ("V2")
     details = fields.get("actiondetails")
     if isinstance(details, dict) and text(lower_keys(details).get("dtmf")):
-        return text(lower_keys(details).get("dtmf"))  # legacy DTMF callback
-    value = fields.get("dtmf")  # 2. payload.dtmf, 4. legacy root number
-    return text(value) or None
+        return text(lower_keys(details).get("dtmf")) or None  # legacy DTMF callback
+    return text(fields.get("dtmf")) or None  # 2. payload.dtmf, 4. legacy root number
 
 
 def _direction(value: Any, unknown: list[str]) -> str:
@@ -377,7 +359,7 @@ def _summary(fields: dict[str, Any], kind: str, *, legacy: bool) -> NormalisedEv
             raise NormaliseError(f"details.{key} has no callId")
         # "CallA" and "callA" are the same leg key.
         normal_key = key[:1].lower() + key[1:] if key else key
-        legs.append(_leg(call_id[:64], leg, unknown, leg_key=normal_key or "?"))
+        legs.append(_leg(call_id[:ID_MAX], leg, unknown, leg_key=normal_key or "?"))
     far = datetime.max.replace(tzinfo=UTC)
     legs.sort(key=lambda leg: (leg.initiated_at or far, leg.leg_key.lower(), leg.call_id))
 
@@ -391,7 +373,7 @@ def _summary(fields: dict[str, Any], kind: str, *, legacy: bool) -> NormalisedEv
         legacy=legacy,
         raw_event_type=text(fields.get("eventtype")),
         session_id=session_id,
-        sub_account_id=text(fields.get("subaccountid")),
+        sub_account_id=envelope_sub_account_id(fields),
         event_time=end_time or start_time,
         session_status=status,
         start_time=start_time,
@@ -411,7 +393,7 @@ def _summary(fields: dict[str, Any], kind: str, *, legacy: bool) -> NormalisedEv
 def _call_event(fields: dict[str, Any], kind: str, *, legacy: bool) -> NormalisedEvent:
     unknown: list[str] = []
     session_id = _require_session_id(fields, kind)
-    call_id = text(fields.get("callid"))[:64]
+    call_id = envelope_call_id(fields)[:ID_MAX]
     if legacy:
         # Wavecell callbacks: the call state is the eventType itself (CALL_RECEIVED, …).
         call_status = enum(kind, CALL_STATUSES, "eventType", unknown)
@@ -427,7 +409,7 @@ def _call_event(fields: dict[str, Any], kind: str, *, legacy: bool) -> Normalise
         legacy=legacy,
         raw_event_type=text(fields.get("eventtype")),
         session_id=session_id,
-        sub_account_id=text(fields.get("subaccountid")),
+        sub_account_id=envelope_sub_account_id(fields),
         event_id=text(fields.get("eventid")),
         call_id=call_id,
         event_time=to_time(fields.get("timestamp"), "timestamp"),
@@ -447,7 +429,7 @@ def _session_only(fields: dict[str, Any], kind: str, unknown: list[str] | None =
         kind=kind,
         raw_event_type=text(fields.get("eventtype")),
         session_id=_require_session_id(fields, kind),
-        sub_account_id=text(fields.get("subaccountid")),
+        sub_account_id=envelope_sub_account_id(fields),
         event_time=to_time(fields.get("timestamp"), "timestamp"),
         unknown_values=tuple(unknown or ()),
     )
@@ -457,7 +439,7 @@ def _legacy_dtmf_callback(fields: dict[str, Any]) -> NormalisedEvent:
     """``{uid, status: {code: "DTMF", timestamp}, destination, clientRequestId, actionDetails}``."""
     status = fields.get("status")
     status = lower_keys(status) if isinstance(status, dict) else {}
-    session_id = text(fields.get("uid"))[:64]
+    session_id = envelope_session_id(fields)[:ID_MAX]  # the uid: this callback has no sessionId
     if not session_id:
         raise NormaliseError("legacy DTMF callback without a uid")
     return NormalisedEvent(
@@ -526,7 +508,7 @@ def _virtual_numbers(fields: dict[str, Any]) -> NormalisedEvent:
         )
     return NormalisedEvent(
         kind=VIRTUAL_NUMBER_UPDATE,
-        sub_account_id=text(fields.get("subaccountid")),
+        sub_account_id=envelope_sub_account_id(fields),
         update_event_type=enum(fields.get("updateeventtype"), UPDATE_EVENT_TYPES, "updateEventType", unknown)[:32],
         virtual_numbers=tuple(numbers),
         unknown_values=tuple(unknown),

@@ -22,23 +22,22 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, connection, models, transaction
+from django.db.models import F, Field
 from django.utils import timezone
 
+from classify import rollups
 from classify.models import (
     BucketSize,
     CallLeg,
-    CodeRollup,
     EventClassification,
     Session,
-    SessionRollup,
     SipClassLabel,
 )
 from classify.normalise import VIRTUAL_NUMBER_UPDATE, NormalisedEvent, NormaliseError, normalise
@@ -51,9 +50,6 @@ from webhooks.models import EventState, RawEvent
 
 log = logging.getLogger(__name__)
 
-# Minute rollups are kept this long; older hours are recomputed from the Session table.
-MINUTE_ROLLUP_RETENTION = timedelta(days=2)
-ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup rewrite at a time across workers
 
 # The columns written for a session or a leg are the fields of the state the rules derive
 # (minus the natural key, written first), so the two cannot drift apart.
@@ -111,8 +107,8 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
             # batch commits; if it fails, the rollback leaves the events pending. (ARRAY(…) keeps
             # the planner on the primary key instead of hash-joining the whole table.)
             cursor.execute(
-                "UPDATE webhooks_rawevent SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"
-                " WHERE state = %s AND id = ANY(ARRAY(SELECT id FROM webhooks_rawevent WHERE state = %s"
+                f"UPDATE {_table(RawEvent)} SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"  # noqa: S608 - model metadata only
+                f" WHERE state = %s AND id = ANY(ARRAY(SELECT id FROM {_table(RawEvent)} WHERE state = %s"
                 " AND (%s::bigint IS NULL OR id = %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))"
                 " RETURNING id, body, deliveries, received_at, session_id",
                 # "state = pending" outside too: each raw partition then probes its small pending
@@ -202,17 +198,19 @@ def process_rows(
     for session_id, result in derived.items():
         for moment in (existing.get(session_id, (None, False))[0], _rollup_at(result)):
             if moment:
-                minutes.add(_floor(moment, BucketSize.MINUTE))
+                minutes.add(rollups.floor(moment, BucketSize.MINUTE))
     code_minutes = {
-        _floor(v.event_time, BucketSize.MINUTE)
+        rollups.floor(v.event_time, BucketSize.MINUTE)
         for result in derived.values()
         for v in result.verdicts.values()
         if v.is_final and v.sip_code_raw and v.event_time
     }
     code_minutes |= {
-        _floor(s.time, BucketSize.MINUTE) for s in batch.values() if not s.event.session_id and s.event.sip_code_raw
+        rollups.floor(s.time, BucketSize.MINUTE)
+        for s in batch.values()
+        if not s.event.session_id and s.event.sip_code_raw
     }
-    recompute_rollups(minutes, code_minutes, now=now)
+    rollups.recompute(minutes, code_minutes, now=now)
     return len(failures)
 
 
@@ -264,7 +262,7 @@ def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, tuple[datet
         [session_ids],
     )
     cursor.execute(
-        "SELECT session_id, rollup_at, anomalies @> %s::jsonb FROM classify_session"
+        f"SELECT session_id, rollup_at, anomalies @> %s::jsonb FROM {_table(Session)}"  # noqa: S608 - model metadata only
         " WHERE session_id = ANY(%s::text[]) ORDER BY session_id FOR UPDATE",
         ['["missing_summary"]', session_ids],
     )
@@ -289,7 +287,7 @@ def _all_events_of(
     # The receiver's session_id column can differ from the normalised one (legacy shapes), so
     # both are looked up and the normalised id decides.
     cursor.execute(
-        "SELECT id, deliveries, received_at, body FROM webhooks_rawevent"
+        f"SELECT id, deliveries, received_at, body FROM {_table(RawEvent)}"  # noqa: S608 - model metadata only
         " WHERE session_id = ANY(%s::text[]) AND state <> %s AND NOT (id = ANY(%s::bigint[]))",
         [sorted(set(session_ids) | raw_session_ids), EventState.FAILED.value, claimed_ids],
     )
@@ -311,12 +309,20 @@ def _rollup_at(result: Derived) -> datetime | None:
 # --- writing ------------------------------------------------------------------------------
 
 
-def _table(model: type) -> str:
+def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _columns(model: type, names: Iterable[str]) -> list[str]:
-    return [connection.ops.quote_name(model._meta.get_field(name).column) for name in names]
+def _column(model: type[models.Model], name: str) -> str:
+    """The quoted column of a concrete field (reverse relations have none)."""
+    column = getattr(model._meta.get_field(name), "column", None)
+    if not column:
+        raise ValueError(f"{model.__name__}.{name} has no column")
+    return connection.ops.quote_name(column)
+
+
+def _columns(model: type[models.Model], names: Iterable[str]) -> list[str]:
+    return [_column(model, name) for name in names]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -326,7 +332,7 @@ def _jsonb(values: tuple) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _fitters(model: type, names: tuple[str, ...]) -> tuple[Any, ...]:
+def _fitters(model: type[models.Model], names: tuple[str, ...]) -> tuple[Any, ...]:
     """Per column, a function that makes a value fit it, or None when any value fits."""
 
     def text(limit: int) -> Any:
@@ -338,7 +344,7 @@ def _fitters(model: type, names: tuple[str, ...]) -> tuple[Any, ...]:
 
     fitters = []
     for name in names:
-        field = model._meta.get_field(name)
+        field = cast(Field, model._meta.get_field(name))  # names are concrete fields
         kind = field.get_internal_type()
         if kind == "CharField" and field.max_length:
             fitters.append(text(field.max_length))
@@ -349,7 +355,7 @@ def _fitters(model: type, names: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(fitters)
 
 
-def _fit_rows(model: type, names: Sequence[str], rows: Iterable[Sequence]) -> Iterable[list]:
+def _fit_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence]) -> Iterable[list]:
     """Payload values are sent by 8x8 and unbounded (an unknown enum value of 40 characters, a
     call count of 70,000); cut text to its column's width and turn out-of-range integers into
     NULL, so one odd event cannot make a whole batch fail."""
@@ -365,7 +371,7 @@ def _copy(cursor: Any, table: str, columns: list[str], rows: Iterable[Sequence])
             copy.write_row(row)
 
 
-def _stage(cursor: Any, model: type, columns: list[str]) -> str:
+def _stage(cursor: Any, model: type[models.Model], columns: list[str]) -> str:
     """A temporary table with these columns of ``model``'s table (same types), for COPY + upsert.
 
     Created once per connection and emptied at every commit; emptied here as well because a
@@ -379,7 +385,9 @@ def _stage(cursor: Any, model: type, columns: list[str]) -> str:
     return name
 
 
-def _upsert(cursor: Any, model: type, key: tuple[str, ...], names: list[str], rows: list[Sequence]) -> dict[Any, int]:
+def _upsert(
+    cursor: Any, model: type[models.Model], key: tuple[str, ...], names: list[str], rows: Sequence[Sequence[Any]]
+) -> dict[Any, int]:
     """Insert or update ``rows`` (values for the ``key`` fields then ``names``) on ``key`` (the
     fields of a unique constraint); returns key -> pk, the key a value for one field, a tuple for more.
 
@@ -394,7 +402,7 @@ def _upsert(cursor: Any, model: type, key: tuple[str, ...], names: list[str], ro
         f"INSERT INTO {_table(model)} ({', '.join(columns)})"  # noqa: S608 - model metadata only
         f" SELECT {', '.join(columns)} FROM {stage} ORDER BY {keys}"
         f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        f" RETURNING {keys}, {connection.ops.quote_name(model._meta.pk.column)}"
+        f" RETURNING {keys}, {_column(model, model._meta.pk.name)}"
     )
     if len(key) == 1:
         return dict(cursor.fetchall())
@@ -453,7 +461,10 @@ def _write_verdicts(
             rows.append([event_id, None, None, stored.time, *EMPTY_VERDICT, now])
     # An event is classified again after ``reclassify`` or a re-pend: replace its old verdict.
     # Delete + COPY is an upsert here, and several times faster than INSERT … ON CONFLICT.
-    cursor.execute("DELETE FROM classify_eventclassification WHERE event_id = ANY(%s::bigint[])", [list(batch)])
+    cursor.execute(
+        f"DELETE FROM {_table(EventClassification)} WHERE event_id = ANY(%s::bigint[])",  # noqa: S608 - model metadata only
+        [list(batch)],
+    )
     names = ["event", "session", "call_leg", *VERDICT_FIELDS, "classified_at"]
     _copy(
         cursor,
@@ -467,120 +478,6 @@ def _mark_failed(cursor: Any, failures: dict[int, str]) -> None:
     """The claim marked every row processed; the ones the normaliser rejected become failed."""
     for event_id, reason in failures.items():
         cursor.execute(
-            "UPDATE webhooks_rawevent SET state = %s, last_error = %s WHERE id = %s",
+            f"UPDATE {_table(RawEvent)} SET state = %s, last_error = %s WHERE id = %s",  # noqa: S608 - model metadata only
             [EventState.FAILED.value, reason[:2000], event_id],
         )
-
-
-# --- rollups ------------------------------------------------------------------------------
-
-WIDTH = {BucketSize.MINUTE: timedelta(minutes=1), BucketSize.HOUR: timedelta(hours=1)}
-
-
-def _floor(moment: datetime, size: str) -> datetime:
-    moment = moment.astimezone(UTC)
-    if size == BucketSize.MINUTE:
-        return moment.replace(second=0, microsecond=0)
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def _lock_rollups() -> None:
-    # Two workers rewriting the same bucket would both delete and then collide on insert.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
-
-
-def recompute_rollups(
-    session_minutes: set[datetime], code_minutes: set[datetime], *, now: datetime | None = None
-) -> None:
-    """Rewrite the given minute buckets and the hour buckets containing them from the source
-    tables. Must run inside the batch's transaction."""
-    if not session_minutes and not code_minutes:
-        return
-    now = now or timezone.now()
-    _lock_rollups()
-    cutoff = _floor(now - MINUTE_ROLLUP_RETENTION, BucketSize.HOUR)
-    for model, minutes in ((SessionRollup, session_minutes), (CodeRollup, code_minutes)):
-        if not minutes:
-            continue
-        recent = {m for m in minutes if m >= cutoff}
-        _rewrite(model, BucketSize.MINUTE, recent, from_minutes=False)
-        hours = {_floor(m, BucketSize.HOUR) for m in minutes}
-        _rewrite(model, BucketSize.HOUR, {h for h in hours if h >= cutoff}, from_minutes=True)
-        _rewrite(model, BucketSize.HOUR, {h for h in hours if h < cutoff}, from_minutes=False)
-
-
-# Each rewrite is one DELETE and one INSERT … SELECT … GROUP BY, computed where the data is.
-# ``%(starts)s`` lists the bucket starts; a row counts in the bucket whose [start, start + width)
-# holds its time (what truncating the time to the bucket gives), and the range join uses the
-# time indexes. The SQL is constant: values are always parameters.
-_ROLLUP_SQL = {
-    # ``d.ms``: an answered session's answer delay, its first leg's connection less its first
-    # leg's initiation (8x8 sends no ringing event, so there is no post-dial delay to measure).
-    (SessionRollup, False): """
-        INSERT INTO classify_sessionrollup
-            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
-             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
-             answer_delay_ms, answer_delay_count)
-        SELECT %(size)s, b.start, s.sub_account_id, s.product, s.status, s.outcome_group, s.fault_side,
-               s.destination_country, s.direction, s.primary_sip_code, s.error_code, count(*),
-               coalesce(sum(s.duration_seconds) FILTER (WHERE s.outcome_group = 'answered'), 0),
-               coalesce(sum(d.ms) FILTER (WHERE d.ms >= 0), 0), count(d.ms) FILTER (WHERE d.ms >= 0)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_session s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
-        LEFT JOIN LATERAL (
-            SELECT extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000 AS ms
-            FROM classify_callleg l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
-        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
-    # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
-    (SessionRollup, True): """
-        INSERT INTO classify_sessionrollup
-            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
-             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
-             answer_delay_ms, answer_delay_count)
-        SELECT %(size)s, b.start, r.sub_account_id, r.product, r.status, r.outcome_group, r.fault_side,
-               r.destination_country, r.direction, r.primary_sip_code, r.error_code, sum(r.count),
-               sum(r.answered_seconds), sum(r.answer_delay_ms), sum(r.answer_delay_count)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_sessionrollup r ON r.bucket_size = %(minute)s
-         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
-        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
-    # Final events with a code, by event time. Account-level events have no leg or session:
-    # their direction, country and sub-account count as "".
-    (CodeRollup, False): """
-        INSERT INTO classify_coderollup
-            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
-        SELECT %(size)s, b.start, e.sip_code_raw, e.sip_class, coalesce(l.direction, ''),
-               coalesce(l.destination_country, ''), coalesce(s.sub_account_id, ''), count(*)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_eventclassification e ON e.is_final AND e.sip_code_raw <> ''
-         AND e.event_time >= b.start AND e.event_time < b.start + %(width)s::interval
-        LEFT JOIN classify_callleg l ON l.id = e.call_leg_id
-        LEFT JOIN classify_session s ON s.id = e.session_id
-        GROUP BY 2, 3, 4, 5, 6, 7""",
-    (CodeRollup, True): """
-        INSERT INTO classify_coderollup
-            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
-        SELECT %(size)s, b.start, r.sip_code, r.sip_class, r.direction, r.destination_country, r.sub_account_id,
-               sum(r.count)
-        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN classify_coderollup r ON r.bucket_size = %(minute)s
-         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
-        GROUP BY 2, 3, 4, 5, 6, 7""",
-}
-_ROLLUP_DELETE_SQL = {
-    model: f"DELETE FROM {model._meta.db_table} WHERE bucket_size = %(size)s"  # noqa: S608 - model metadata only
-    " AND bucket_start = ANY(%(starts)s::timestamptz[])"
-    for model in (SessionRollup, CodeRollup)
-}
-
-
-def _rewrite(model: type, size: str, starts: set[datetime], *, from_minutes: bool) -> None:
-    """Replace the ``size`` buckets starting at ``starts``, counted from the source tables or,
-    for ``from_minutes``, summed from the minute buckets."""
-    if not starts:
-        return
-    params = {"size": size, "starts": sorted(starts), "width": WIDTH[size], "minute": BucketSize.MINUTE.value}
-    with connection.cursor() as cursor:
-        cursor.execute(_ROLLUP_DELETE_SQL[model], params)
-        cursor.execute(_ROLLUP_SQL[model, from_minutes], params)

@@ -1,4 +1,4 @@
-"""Classification rules: pure functions, meant to be read next to SPEC §5.
+"""Classification rules: pure functions, meant to be read next to docs/design.md §5.
 
 No database access: reference data comes in as a ``ReferenceSnapshot`` loaded once per batch.
 ``derive_session`` turns *all* the stored events of one session into the session, its legs and
@@ -89,7 +89,7 @@ def outcome_group(session_status: str) -> str:
     return OUTCOME_BY_STATUS.get(session_status, OutcomeGroup.UNKNOWN).value
 
 
-# Three sides (SPEC §13). Customer behaviour: the callee or caller did it, nothing to fix.
+# Three sides (docs/design.md §5.5). Customer behaviour: the callee or caller did it, nothing to fix.
 # Network / platform: the carrier or 8x8 failed (retry, escalate). Configuration: our request or
 # account is wrong (fix it). A code in none of the lists (3xx, 402, 405 …) does not decide; the
 # 8x8 error code or the status may.
@@ -513,7 +513,7 @@ def derive_session(
     _primary_cause(session, ordered, snapshot)
 
     verdicts = _verdicts(ordered, session, snapshot)
-    anomalies = set()
+    anomalies: set[str] = set()
     for verdict in verdicts.values():
         anomalies.update(verdict.anomalies)
     anomalies.update(_leg_anomalies(leg_list, snapshot, session.product))

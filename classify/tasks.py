@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from classify import pipeline
-from classify.models import BucketSize, CodeRollup, Session, SessionRollup
+from classify import pipeline, rollups
+from classify.models import BucketSize, Session
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,8 @@ def maintain_rollups() -> None:
     """Drop minute rollups past their retention (hours keep the history) and rewrite the last
     hour's buckets from the source tables, as a safety net."""
     now = timezone.now()
-    cutoff = now - pipeline.MINUTE_ROLLUP_RETENTION
     with transaction.atomic():
-        for model in (SessionRollup, CodeRollup):
-            model.objects.filter(bucket_size=BucketSize.MINUTE, bucket_start__lt=cutoff).delete()
-        start = pipeline._floor(now - timedelta(hours=1), BucketSize.MINUTE)
+        rollups.drop_expired_minutes(now)
+        start = rollups.floor(now - timedelta(hours=1), BucketSize.MINUTE)
         minutes = {start + timedelta(minutes=i) for i in range(62)}
-        pipeline.recompute_rollups(minutes, minutes, now=now)
+        rollups.recompute(minutes, minutes, now=now)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "notes",
     "incidents",
     "retention",
+    "demo",
 ]
 
 MIDDLEWARE = [

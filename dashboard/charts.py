@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from django.utils.html import escape
@@ -54,9 +54,9 @@ def outcome_chart(
     label_every = max(1, len(bins) // 6)
     for i, (moment, counts) in enumerate(bins):
         x = pad_left + i * bar_w
-        y = pad_top + plot_h
+        y: float = pad_top + plot_h
         local = timezone.localtime(moment)
-        when = f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({moment.astimezone(timezone.UTC):%H:%M} UTC)"
+        when = f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({moment.astimezone(UTC):%H:%M} UTC)"
         tip = escape(
             f"{when}: "
             + (", ".join(f"{label} {counts.get(key, 0)}" for key, label, _ in SERIES if counts.get(key)) or "none")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -71,7 +71,7 @@ class SessionFilterForm(forms.Form):
 
     def __init__(self, *args, full_numbers: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["anomaly"].choices = _blank(sorted(anomaly_labels().items()))
+        cast(forms.ChoiceField, self.fields["anomaly"]).choices = _blank(sorted(anomaly_labels().items()))
         self.fields["sub_account"].widget.attrs["list"] = "sub-account-suggestions"
         for name, field in self.fields.items():  # the error or note beside each field (sessions.html)
             field.widget.attrs["aria-describedby"] = f"id_{name}-msg"
@@ -106,7 +106,7 @@ class SessionFilterForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start >= end:
             self.add_error("end", ValidationError("“To” must be after “From”.", code="end_before_start"))

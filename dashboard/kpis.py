@@ -7,6 +7,7 @@ The definitions live here, once; the pages show ``DEFINITIONS`` and the README r
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,7 +214,10 @@ def totals_and_outcomes(window: Window) -> tuple[Kpis, dict[str, int]]:
     names = list(_sums())
     total: dict[str, float] = dict.fromkeys(names, 0)
     outcomes: dict[str, int] = {}
-    for row in SessionRollup.objects.filter(where).values("outcome_group").annotate(**_sums()).order_by():
+    rows: Iterable[Mapping[str, Any]] = (
+        SessionRollup.objects.filter(where).values("outcome_group").annotate(**_sums()).order_by()
+    )
+    for row in rows:
         outcomes[row["outcome_group"]] = row["sessions"]
         for name in names:
             total[name] += row[name]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,12 +18,11 @@ from django.db import connection
 from django.db.models import Count, DateTimeField, DurationField, Exists, F, Func, OuterRef, Prefetch, Q, Sum, Value
 from django.utils import timezone
 
-from classify import rules
+from classify import rollups, rules
 from classify.models import CallLeg, CauseKind, OutcomeGroup, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.normalise import normalise
 from dashboard import filters
-from dashboard.masking import mask_payload, show_number
 from notes.models import SessionNote
 from reference.models import (
     BestPractice,
@@ -36,6 +35,7 @@ from reference.models import (
     VoiceErrorCode,
 )
 from retention import disk
+from webhooks.masking import mask_payload, show_number
 from webhooks.models import EventState, RawEvent, ReceiverTally
 
 # --- windows ---------------------------------------------------------------------------------
@@ -54,7 +54,6 @@ CHART_BIN: dict[str, timedelta] = {
     "24h": timedelta(minutes=30),
     "7d": timedelta(hours=6),
 }
-MINUTE_BUCKETS_KEPT = timedelta(hours=24)
 FAILING_GROUPS = [OutcomeGroup.NOT_ANSWERED, OutcomeGroup.FAILED, OutcomeGroup.ERROR]
 
 
@@ -107,7 +106,7 @@ class Window:
 
 def _stamp(moment: datetime) -> str:
     """UTC, whole seconds, "Z": safe in a URL without escaping and read back by every parser."""
-    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # For absolute windows: the smallest stride giving at most about 60 bars.
@@ -132,12 +131,7 @@ def window_for(key: str, now: datetime | None = None) -> Window:
 
 
 def _bucket_filter(window: Window) -> tuple[str, Q]:
-    """Minute buckets while they are kept (the last day), hour buckets for anything older."""
-    now = timezone.now()
-    if window.start >= now - MINUTE_BUCKETS_KEPT - timedelta(minutes=1):
-        return "minute", Q(bucket_size="minute", bucket_start__gte=window.start, bucket_start__lt=window.end)
-    hour_start = window.start.replace(minute=0, second=0, microsecond=0)
-    return "hour", Q(bucket_size="hour", bucket_start__gte=hour_start, bucket_start__lt=window.end)
+    return rollups.window_filter(window.start, window.end)
 
 
 class DateBin(Func):
@@ -160,8 +154,8 @@ def _cursor(ts: datetime, pk: int) -> str:
 
 _BIGINT = 2**63 - 1
 # A day from the calendar's edges: room for the feed's few seconds of overlap.
-_EARLIEST = datetime.min.replace(tzinfo=timezone.UTC) + timedelta(days=1)
-_LATEST = datetime.max.replace(tzinfo=timezone.UTC) - timedelta(days=1)
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
@@ -177,8 +171,8 @@ def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
         moment = datetime.fromisoformat(stamp)
         number = int(pk)
         if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, timezone.UTC)
-        moment = moment.astimezone(timezone.UTC)
+            moment = timezone.make_aware(moment, UTC)
+        moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
     if not _EARLIEST <= moment <= _LATEST or not -_BIGINT <= number <= _BIGINT:
@@ -224,7 +218,7 @@ def overview_tiles(window: Window, current: dict[str, int] | None = None) -> lis
     week = outcome_counts(window.week_earlier())
     total, prev_total, week_total = sum(now.values()), sum(before.values()), sum(week.values())
 
-    def rate(counts: dict[str, int], groups: list[str], whole: int) -> float | None:
+    def rate(counts: dict[str, int], groups: Sequence[str], whole: int) -> float | None:
         return _pct(sum(counts.get(g, 0) for g in groups), whole)
 
     def delta(a: float | None, b: float | None) -> float | None:
@@ -246,15 +240,15 @@ def overview_tiles(window: Window, current: dict[str, int] | None = None) -> lis
         ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered", "bad"),
         ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed", "bad"),
     ):
-        current = rate(now, groups, total)
+        share = rate(now, groups, total)
         tiles.append(
             Tile(
                 label,
-                "–" if current is None else f"{current}%",
-                delta(current, rate(before, groups, prev_total)),
+                "–" if share is None else f"{share}%",
+                delta(share, rate(before, groups, prev_total)),
                 "pp",
                 tone,
-                week_change=delta(current, rate(week, groups, week_total)),
+                week_change=delta(share, rate(week, groups, week_total)),
                 rising=rising,
             )
         )
@@ -265,7 +259,7 @@ def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
     """Sessions per chart bin and outcome group, from the rollups (bins with no sessions included)."""
     _, where = _bucket_filter(window)
     stride = chart_bin(window)
-    origin = datetime(2000, 1, 1, tzinfo=timezone.UTC)
+    origin = datetime(2000, 1, 1, tzinfo=UTC)
     by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = (
         SessionRollup.objects.filter(where)
@@ -304,7 +298,7 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
     too much per page view, so SIP causes come from the code rollups (final non-2xx codes,
     per leg) and 8x8 error codes from the small error_code index.
     """
-    if window.span <= MINUTE_BUCKETS_KEPT:
+    if window.span <= rollups.MINUTE_READS_WITHIN:
         rows = list(
             Session.objects.filter(
                 start_time__gte=window.start, start_time__lt=window.end, outcome_group__in=FAILING_GROUPS
@@ -410,7 +404,8 @@ def receiver_health(window: Window) -> Health:
     tallies = ReceiverTally.objects.filter(minute__gte=window.start.replace(second=0, microsecond=0)).values(
         "outcome", "reason"
     )
-    duplicates, refusals, by_reason = 0, 0, {}
+    duplicates, refusals = 0, 0
+    by_reason: dict[str, int] = {}
     for row in tallies.annotate(n=Sum("count")):
         if row["outcome"] == "duplicate":
             duplicates += row["n"]
@@ -509,7 +504,7 @@ def feed(
     if sessions:
         cursor = _cursor(sessions[0].updated_at, sessions[0].id)
     else:
-        cursor = after if parsed else _cursor(timezone.now() - timedelta(seconds=5), 0)
+        cursor = (after or "") if parsed else _cursor(timezone.now() - timedelta(seconds=5), 0)
     return rows, cursor
 
 
@@ -615,7 +610,8 @@ def session_page(f: dict[str, Any], *, full_numbers: bool, cursor: str | None) -
     more = len(page_ids) > PAGE_SIZE
     by_id = Session.objects.prefetch_related(_legs_prefetch()).in_bulk(page_ids[:PAGE_SIZE])
     sessions = [by_id[pk] for pk in page_ids[:PAGE_SIZE]]
-    next_cursor = _cursor(sessions[-1].start_time, sessions[-1].id) if more else None
+    last_start = sessions[-1].start_time if more else None
+    next_cursor = _cursor(last_start, sessions[-1].id) if last_start is not None else None
     return SessionPage([_row(s, full_numbers=full_numbers) for s in sessions], next_cursor, parsed is None)
 
 
@@ -749,7 +745,7 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
         .select_related("eventclassification")
         .order_by("received_at", "id")
     )
-    codes_needed = {leg.final_sip_code for leg in legs} - {None}
+    codes_needed = {code for leg in legs if (code := leg.final_sip_code) is not None}
     if session.primary_sip_code is not None:
         codes_needed.add(session.primary_sip_code)
     refs = {c.code: c for c in SipCode.objects.filter(code__in=codes_needed)} if codes_needed else {}
@@ -927,7 +923,8 @@ def code_breakdown(window: Window) -> tuple[list[CodeLine], list[CodeLine], int]
     ints = {int(code) for code, _ in current if _is_int(code)}
     refs = {c.code: c for c in SipCode.objects.filter(code__in=ints)} if ints else {}
     total = sum(current.values())
-    known, unknown = [], []
+    known: list[CodeLine] = []
+    unknown: list[CodeLine] = []
     for (code, sip_class), n in current.items():
         ref = refs.get(int(code)) if _is_int(code) else None
         before = prev_by_code.get(code, 0)
@@ -1008,7 +1005,7 @@ def troubleshooting(window: Window) -> dict[str, Any]:
         counts[code] += n
     entries, anchored = [], set()
     for entry in TroubleshootingEntry.objects.prefetch_related("sip_codes"):
-        codes = []
+        codes: list[dict[str, Any]] = []
         for c in entry.sip_codes.all():
             # A code listed under two entries counts in each; its page anchor (#code-487, linked
             # from the overview) goes to the first, so no id appears twice.
@@ -1034,7 +1031,7 @@ def troubleshooting(window: Window) -> dict[str, Any]:
     )
     error_codes = list(VoiceErrorCode.objects.all())
     for error in error_codes:
-        error.count = error_counts.get(error.code, 0)
+        error.count = error_counts.get(error.code, 0)  # type: ignore[attr-defined]  # read by the template
     return {
         "entries": entries,
         "practices": list(BestPractice.objects.all()),

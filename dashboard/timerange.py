@@ -18,7 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dashboard.queries import CUSTOM_WINDOW, DEFAULT_WINDOW, MINUTE_BUCKETS_KEPT, WINDOWS, Window, window_for
+from classify import rollups
+from dashboard.queries import CUSTOM_WINDOW, DEFAULT_WINDOW, WINDOWS, Window, window_for
 
 TZ_COOKIE = "sipdesk_tz"
 LONGEST_WINDOW = timedelta(days=400)
@@ -86,7 +87,7 @@ def window_from(params: Any, *, now: datetime | None = None) -> tuple[Window, st
     if end - start > LONGEST_WINDOW:
         return relative, f"A range can span at most {LONGEST_WINDOW.days} days."
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    if start < now - MINUTE_BUCKETS_KEPT:
+    if start < now - rollups.MINUTE_READS_WITHIN:
         start = start.replace(minute=0, second=0, microsecond=0)
         if end.minute or end.second or end.microsecond:
             end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 
 from audit.number_search import allow_number_search
 from classify.models import FaultSide
+from config.http import AuthenticatedHtmxHttpRequest, HtmxHttpRequest
 from config.metrics import exposition as metrics_exposition
 from dashboard import charts, kpis, queries, timerange
 from dashboard import filters as filter_reads
@@ -38,11 +39,11 @@ FEED_ROWS_KEPT = 100  # the live feed drops older rows beyond this (static/js/fe
 WEBHOOK_PATH = "/webhooks/8x8/"
 
 
-def _full_numbers(request: HttpRequest) -> bool:
+def _full_numbers(request: HtmxHttpRequest) -> bool:
     return request.user.has_perm(FULL_NUMBERS_PERM)
 
 
-def _session_filters(request: HttpRequest, params: Any) -> tuple[SessionFilterForm, dict[str, Any]]:
+def _session_filters(request: HtmxHttpRequest, params: Any) -> tuple[SessionFilterForm, dict[str, Any]]:
     full_numbers = _full_numbers(request)
     form = SessionFilterForm(params, full_numbers=full_numbers)
     # Without the number permission a fragment would let someone confirm masked digits one search
@@ -53,7 +54,9 @@ def _session_filters(request: HttpRequest, params: Any) -> tuple[SessionFilterFo
     return form, filters
 
 
-def _number_search_refused(request: HttpRequest, filters: dict[str, Any], *, via: str) -> HttpResponse | None:
+def _number_search_refused(
+    request: AuthenticatedHtmxHttpRequest, filters: dict[str, Any], *, via: str
+) -> HttpResponse | None:
     """A 429 when a user who sees numbers masked is over the whole-number search limit.
 
     Trying every candidate for a masked number's hidden digits is a series of whole-number
@@ -84,25 +87,25 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _window(request: HttpRequest) -> tuple[queries.Window, dict[str, Any]]:
+def _window(request: HtmxHttpRequest) -> tuple[queries.Window, dict[str, Any]]:
     """The page's window ("last 1 h" or an absolute start/end) and the window picker's context."""
     window, error = timerange.window_from(request.GET)
     return window, timerange.window_context(window, error)
 
 
-def _render(request: HttpRequest, template: str, partial: str, context: dict[str, Any]) -> HttpResponse:
+def _render(request: HtmxHttpRequest, template: str, partial: str, context: dict[str, Any]) -> HttpResponse:
     name = f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
     return render(request, name, context)
 
 
-def _webhook_url(request: HttpRequest) -> str:
+def _webhook_url(request: HtmxHttpRequest) -> str:
     return settings.SIPDESK_WEBHOOK_PUBLIC_URL or request.build_absolute_uri(WEBHOOK_PATH)
 
 
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: HtmxHttpRequest) -> HttpResponse:
     window, window_ui = _window(request)
     # The feed sits outside the htmx partial (it polls on its own), so a partial skips it.
     feed_filter = filter_reads.FeedFilter.from_params(request.GET)
@@ -151,7 +154,7 @@ def _chart_links(window: queries.Window, stride: timedelta) -> charts.ChartLinks
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def kpi_page(request: HttpRequest) -> HttpResponse:
+def kpi_page(request: HtmxHttpRequest) -> HttpResponse:
     window, window_ui = _window(request)
     totals, per = kpis.breakdowns(window)
     context = {
@@ -167,7 +170,7 @@ def kpi_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @never_cache
-def live_feed(request: HttpRequest) -> HttpResponse:
+def live_feed(request: HtmxHttpRequest) -> HttpResponse:
     """Only the sessions that changed after the cursor; the poller element comes back with a new one.
 
     Without a cursor (the feed's filter changed) it answers the newest rows, which replace the list."""
@@ -181,7 +184,7 @@ def live_feed(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def sessions(request: HttpRequest) -> HttpResponse:
+def sessions(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.setdefault("range", "24h")  # so the select shows the range the list actually uses
     form, filters = _session_filters(request, params)
@@ -195,7 +198,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("after", None)
-    context = {
+    context: dict[str, Any] = {
         "form": form,
         "page": page,
         # A number search already reads the legs once for the page; it is not counted (bench/pages.py).
@@ -223,12 +226,12 @@ def _signals_over(range_key: str) -> dict[str, Any]:
 
 @require_GET
 @login_required
-def sessions_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+def sessions_csv(request: AuthenticatedHtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
     form, filters = _session_filters(request, request.GET)
     if form.errors:
-        lines = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        problems = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
         return HttpResponse(
-            "\n".join(["Cannot export: fix these filter parameters first.", *lines]) + "\n",
+            "\n".join(["Cannot export: fix these filter parameters first.", *problems]) + "\n",
             status=400,
             content_type="text/plain; charset=utf-8",
         )
@@ -255,7 +258,7 @@ def sessions_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def session(request: HttpRequest, session_id: str | None = None, pk: int | None = None) -> HttpResponse:
+def session(request: HtmxHttpRequest, session_id: str | None = None, pk: int | None = None) -> HttpResponse:
     """One session by its 8x8 session id, or by primary key (dashboard.links.session_url)."""
     detail = queries.session_detail(session_id, pk=pk, full_numbers=_full_numbers(request))
     if detail is None:
@@ -274,7 +277,7 @@ def session(request: HttpRequest, session_id: str | None = None, pk: int | None 
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def codes(request: HttpRequest) -> HttpResponse:
+def codes(request: HtmxHttpRequest) -> HttpResponse:
     window, window_ui = _window(request)
     focus = request.GET.get("code", "").strip()[:32] or None
     known, unknown, total = queries.code_breakdown(window)
@@ -304,7 +307,7 @@ def codes(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def troubleshooting(request: HttpRequest) -> HttpResponse:
+def troubleshooting(request: HtmxHttpRequest) -> HttpResponse:
     window, window_ui = _window(request)
     context = {**window_ui, **queries.troubleshooting(window)}
     return _render(request, "dashboard/troubleshooting.html", "troubleshooting-body", context)
@@ -313,7 +316,7 @@ def troubleshooting(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def reference(request: HttpRequest) -> HttpResponse:
+def reference(request: HtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:100]
     user = request.user
     context = {
@@ -333,7 +336,7 @@ def reference(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: HtmxHttpRequest) -> JsonResponse:
     """Liveness for load balancers: database and broker reachable, and a queue that moves (503 when
     the oldest pending event has waited past SIPDESK_PENDING_AGE_LIMIT_SECONDS)."""
     db_ok, db_detail = queries.database_ok()
@@ -373,7 +376,7 @@ def _broker_ok() -> tuple[bool, str]:
 
 @require_GET
 @never_cache
-def metrics(request: HttpRequest) -> HttpResponse:
+def metrics(request: HtmxHttpRequest) -> HttpResponse:
     """Prometheus text format (config/metrics.py). Open by default; set SIPDESK_METRICS_TOKEN to
     require a bearer token."""
     token = settings.SIPDESK_METRICS_TOKEN

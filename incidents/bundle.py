@@ -10,7 +10,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,16 +18,16 @@ from django.utils import timezone
 
 from dashboard import queries as dq
 from dashboard.forms import SessionFilterForm
-from dashboard.masking import mask_payload
 from incidents.grouping import fingerprint_of
 from incidents.models import BundleJob, BundleJobState, Incident
 from notes.models import SessionNote
+from webhooks.masking import mask_payload
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z" if moment else None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z" if moment else None
 
 
 def may_include_numbers(user: Any, asked: bool) -> bool:
@@ -249,7 +249,7 @@ def as_zip(bundle: dict[str, Any]) -> bytes:
 
 def job_session_ids(job: BundleJob) -> list[str]:
     limit = settings.SIPDESK_BUNDLE_MAX_SESSIONS
-    if job.incident_id:
+    if job.incident is not None:
         return incident_session_ids(job.incident, limit)
     full = job.owner.has_perm(FULL_NUMBERS_PERM)
     return filter_session_ids(filters_for(job.query, full_numbers=full), limit)

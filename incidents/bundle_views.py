@@ -9,12 +9,13 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from config.http import AuthenticatedHtmxHttpRequest
 from incidents import bundle as b
 from incidents import tasks
 from incidents.models import BundleJob, BundleJobState, Incident
@@ -22,7 +23,7 @@ from incidents.models import BundleJob, BundleJobState, Incident
 VIEW_PERM = "classify.view_session"
 
 
-def _download(request: HttpRequest, data: dict[str, Any], stem: str) -> HttpResponse | None:
+def _download(request: AuthenticatedHtmxHttpRequest, data: dict[str, Any], stem: str) -> HttpResponse | None:
     fmt = request.GET.get("format", "")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "json":
@@ -39,7 +40,7 @@ def _download(request: HttpRequest, data: dict[str, Any], stem: str) -> HttpResp
     return response
 
 
-def _page(request: HttpRequest, data: dict[str, Any], context: dict[str, Any]) -> HttpResponse:
+def _page(request: AuthenticatedHtmxHttpRequest, data: dict[str, Any], context: dict[str, Any]) -> HttpResponse:
     params = request.GET.copy()
     params.pop("format", None)
     context.update(
@@ -52,14 +53,14 @@ def _page(request: HttpRequest, data: dict[str, Any], context: dict[str, Any]) -
     return render(request, "incidents/bundle.html", context)
 
 
-def _asked_numbers(request: HttpRequest) -> bool:
+def _asked_numbers(request: AuthenticatedHtmxHttpRequest) -> bool:
     return b.may_include_numbers(request.user, request.GET.get("numbers") == "1")
 
 
 @require_GET
 @login_required
 @permission_required(VIEW_PERM, raise_exception=True)
-def session_bundle(request: HttpRequest) -> HttpResponse:
+def session_bundle(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     session_id = request.GET.get("session", "")[:64]
     if "\x00" in session_id or not session_id.isprintable():
         raise Http404("No such session")  # PostgreSQL text cannot hold NUL; 8x8 ids are printable
@@ -75,7 +76,7 @@ def session_bundle(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required(VIEW_PERM, raise_exception=True)
 @permission_required("incidents.view_incident", raise_exception=True)
-def incident_bundle(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_bundle(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident, pk=pk)
     limit = settings.SIPDESK_BUNDLE_SYNC_LIMIT
     ids = b.incident_session_ids(incident, limit + 1)
@@ -90,7 +91,7 @@ def incident_bundle(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required(VIEW_PERM, raise_exception=True)
-def sessions_bundle(request: HttpRequest) -> HttpResponse:
+def sessions_bundle(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     """The sessions list's filter (same GET parameters) as a bundle."""
     full = request.user.has_perm(b.FULL_NUMBERS_PERM)
     params = request.GET.copy()
@@ -111,7 +112,7 @@ def sessions_bundle(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 @login_required
 @permission_required(VIEW_PERM, raise_exception=True)
-def start_job(request: HttpRequest) -> HttpResponse:
+def start_job(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     """Build the whole set (up to SIPDESK_BUNDLE_MAX_SESSIONS) with a worker."""
     incident = None
     if request.POST.get("incident", "").isdigit():
@@ -120,7 +121,7 @@ def start_job(request: HttpRequest) -> HttpResponse:
         incident = get_object_or_404(Incident, pk=int(request.POST["incident"]))
     query = {
         k[:40]: v[:200]
-        for k, v in request.POST.items()
+        for k, v in request.POST.dict().items()
         if k not in ("csrfmiddlewaretoken", "incident", "numbers", "format") and "\x00" not in k + v
     }  # only the sessions filter's own fields matter (SessionFilterForm); jsonb refuses NUL
     job = BundleJob.objects.create(
@@ -133,7 +134,7 @@ def start_job(request: HttpRequest) -> HttpResponse:
     return redirect("incidents:bundle_job", pk=job.pk)
 
 
-def _own_job(request: HttpRequest, pk: int) -> BundleJob:
+def _own_job(request: AuthenticatedHtmxHttpRequest, pk: int) -> BundleJob:
     job = get_object_or_404(BundleJob.objects.defer("result"), pk=pk)
     if job.owner_id != request.user.pk:
         raise Http404("No such bundle")  # the bundle may hold numbers the asker may not see
@@ -143,7 +144,7 @@ def _own_job(request: HttpRequest, pk: int) -> BundleJob:
 @require_GET
 @login_required
 @never_cache
-def bundle_job(request: HttpRequest, pk: int) -> HttpResponse:
+def bundle_job(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
     name = "incidents/bundle_job.html#job-status" if request.htmx else "incidents/bundle_job.html"
     return render(request, name, {"job": job, "States": BundleJobState})
@@ -151,11 +152,13 @@ def bundle_job(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def bundle_job_download(request: HttpRequest, pk: int) -> HttpResponse:
+def bundle_job_download(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
     if job.state != BundleJobState.DONE:
         return redirect("incidents:bundle_job", pk=job.pk)
     data = BundleJob.objects.filter(pk=job.pk).values_list("result", flat=True).get()
+    if data is None:  # done jobs always have one; never serve an empty archive
+        raise Http404
     response = HttpResponse(bytes(data), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="sipdesk-bundle-{job.pk}.zip"'
     return response

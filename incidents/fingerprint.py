@@ -20,7 +20,7 @@ from classify.models import CallLeg, CauseKind, FaultSide, OutcomeGroup, Product
 # doing. Any other side (platform, network, configuration, undecided) counts.
 EXCLUDED_SIDE = FaultSide.CUSTOMER.value
 FAILING_GROUPS = (OutcomeGroup.FAILED.value, OutcomeGroup.ERROR.value, OutcomeGroup.NOT_ANSWERED.value)
-CAUSE_LABEL = {CauseKind.SIP: "SIP", CauseKind.ERROR_CODE: "8x8 error", CauseKind.STATUS: "status"}
+CAUSE_LABEL: dict[str, str] = {CauseKind.SIP: "SIP", CauseKind.ERROR_CODE: "8x8 error", CauseKind.STATUS: "status"}
 
 
 def candidates(qs: QuerySet[Session] | None = None) -> QuerySet[Session]:

@@ -173,7 +173,10 @@ def touch(
         if crossing is None:
             return None
         window = fp.sessions(now - threshold.window, now).order_by("start_time").values_list("start_time", flat=True)
-        incident = _new_incident(fp, window.first(), max(max(starts), window.last()))
+        first, last = window.first(), window.last()
+        if first is None or last is None:  # candidates have a start_time; none left means no crossing
+            return None
+        incident = _new_incident(fp, first, max(max(starts), last))
         if incident is None:
             return None
         refresh_counts(incident, fp)
@@ -282,7 +285,8 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> int:
             )
             groups: dict[Fingerprint, list[datetime]] = defaultdict(list)
             for session in rows:
-                groups[fp_mod.for_session(session)].append(session.start_time)
+                if session.start_time is not None:  # always set on candidates (fingerprint.py)
+                    groups[fp_mod.for_session(session)].append(session.start_time)
             # One query for the batch's incidents; a fingerprint without one whose sessions all
             # started before the window cannot open one now (a reclassify's old history): skip it.
             incidents = {
@@ -302,7 +306,7 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> int:
             expire_ignores(at)
             if rows:
                 after = (rows[-1].updated_at, rows[-1].id)
-            if rows and after > (cursor.position, cursor.last_id):
+            if rows and after and after > (cursor.position, cursor.last_id):
                 cursor.position, cursor.last_id = after
             elif not rows and cursor.caught_up:
                 # Nothing new: move up to now, minus the overlap that the next read adds back.

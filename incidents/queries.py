@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from django.core.paginator import Page, Paginator
 
 from classify.models import Session
-from dashboard.masking import show_number
 from incidents import fingerprint as fp_mod
 from incidents import stats as stats_mod
 from incidents.grouping import fingerprint_of
 from incidents.models import ACTIVE_STATES, Incident, IncidentActivity, State
+from webhooks.masking import show_number
 
 PAGE_SIZE = 50
 

@@ -3,7 +3,7 @@ incidents.queries, and render; every action is a POST that redirects back (PRG).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,13 +12,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from config.http import AuthenticatedHtmxHttpRequest
 from incidents import charts, queries, workflow
 from incidents.models import Incident, State
 
@@ -37,7 +38,9 @@ ACTION_PERMS = {
 }
 
 
-def _render(request: HttpRequest, template: str, partial: str, context: dict[str, Any]) -> HttpResponse:
+def _render(
+    request: AuthenticatedHtmxHttpRequest, template: str, partial: str, context: dict[str, Any]
+) -> HttpResponse:
     name = f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
     return render(request, name, context)
 
@@ -46,7 +49,7 @@ def _render(request: HttpRequest, template: str, partial: str, context: dict[str
 @login_required
 @permission_required("incidents.view_incident", raise_exception=True)
 @vary_on_headers("HX-Request")
-def incident_list(request: HttpRequest) -> HttpResponse:
+def incident_list(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     filters = queries.IncidentFilters.from_params(request.GET)
     page = queries.incident_page(filters, request.GET.get("page"))
     context = {
@@ -65,7 +68,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("incidents.view_incident", raise_exception=True)
 @vary_on_headers("HX-Request")
-def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident.objects.select_related("assignee", "acknowledged_by", "resolved_by"), pk=pk)
     detail = queries.incident_detail(incident, full_numbers=request.user.has_perm(FULL_NUMBERS_PERM))
     user = request.user
@@ -90,11 +93,11 @@ def _ignore_until(value: str) -> datetime | None:
     moment = parse_datetime(value)
     if moment is None:
         day = parse_date(value)
-        moment = datetime(day.year, day.month, day.day, tzinfo=timezone.UTC) if day else None
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
     if moment is None:
         raise workflow.TransitionError(f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)
+        moment = timezone.make_aware(moment, UTC)
     return moment
 
 
@@ -105,7 +108,7 @@ def _int_or_none(value: str) -> int | None:
 
 @require_POST
 @login_required
-def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def incident_action(request: AuthenticatedHtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     perm = ACTION_PERMS.get(action)
     if perm is None:
         raise PermissionDenied("Unknown action")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ def _clean(text: str, limit: int = TEXT_LIMIT) -> str:
 
 
 @transaction.atomic
-def acknowledge(incident: Incident, user: AbstractBaseUser) -> Incident:
+def acknowledge(incident: Incident, user: User) -> Incident:
     incident = _locked(incident)
     if incident.state not in (State.OPEN, State.REGRESSED):
         raise TransitionError(f"Only an open incident can be acknowledged (this one is {incident.state}).")
@@ -43,7 +43,7 @@ def acknowledge(incident: Incident, user: AbstractBaseUser) -> Incident:
 
 
 @transaction.atomic
-def resolve(incident: Incident, user: AbstractBaseUser, note: str) -> Incident:
+def resolve(incident: Incident, user: User, note: str) -> Incident:
     note = _clean(note)
     if not note:
         raise TransitionError("Say what fixed it: resolving needs a note.")
@@ -61,7 +61,7 @@ def resolve(incident: Incident, user: AbstractBaseUser, note: str) -> Incident:
 
 @transaction.atomic
 def ignore(
-    incident: Incident, user: AbstractBaseUser, *, until: datetime | None = None, more_sessions: int | None = None
+    incident: Incident, user: User, *, until: datetime | None = None, more_sessions: int | None = None
 ) -> Incident:
     if until is None and not more_sessions:
         raise TransitionError("Ignore until a date or until a number of further sessions.")
@@ -85,7 +85,7 @@ def ignore(
 
 
 @transaction.atomic
-def reopen(incident: Incident, user: AbstractBaseUser) -> Incident:
+def reopen(incident: Incident, user: User) -> Incident:
     incident = _locked(incident)
     if incident.state not in (State.RESOLVED, State.IGNORED, State.ACKNOWLEDGED):
         raise TransitionError("The incident is already open.")
@@ -98,7 +98,7 @@ def reopen(incident: Incident, user: AbstractBaseUser) -> Incident:
 
 
 @transaction.atomic
-def assign(incident: Incident, user: AbstractBaseUser, assignee: AbstractBaseUser | None) -> Incident:
+def assign(incident: Incident, user: User, assignee: User | None) -> Incident:
     incident = _locked(incident)
     incident.assignee = assignee
     incident.save()
@@ -108,7 +108,7 @@ def assign(incident: Incident, user: AbstractBaseUser, assignee: AbstractBaseUse
 
 
 @transaction.atomic
-def set_ticket(incident: Incident, user: AbstractBaseUser, ticket: str) -> Incident:
+def set_ticket(incident: Incident, user: User, ticket: str) -> Incident:
     incident = _locked(incident)
     incident.ticket = _clean(ticket, 200)
     incident.save()
@@ -119,7 +119,7 @@ def set_ticket(incident: Incident, user: AbstractBaseUser, ticket: str) -> Incid
 
 
 @transaction.atomic
-def add_note(incident: Incident, user: AbstractBaseUser, text: str) -> Incident:
+def add_note(incident: Incident, user: User, text: str) -> Incident:
     text = _clean(text)
     if not text:
         raise TransitionError("The note is empty.")

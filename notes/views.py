@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
+from config.http import AuthenticatedHtmxHttpRequest
 from notes.models import NoteLabel, SessionNote
 
 
@@ -19,7 +20,7 @@ def _clean(text: str, limit: int) -> str:
 @require_POST
 @login_required
 @permission_required("notes.add_sessionnote", raise_exception=True)
-def add_note(request: HttpRequest) -> HttpResponse:
+def add_note(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     session_id = _clean(request.POST.get("session_id", ""), 64)
     text = _clean(request.POST.get("text", ""), 5000)
     label = request.POST.get("label", NoteLabel.NOTE)

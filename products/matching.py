@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 PRODUCT_LABELS = {"IVR": "IVR", "VOICE_MESSAGING": "Voice Messaging", "NUMBER_MASKING": "Number Masking"}
 _NOT_DIGITS = re.compile(r"\D")
@@ -75,7 +76,7 @@ class ProductRuleSet:
         return RuleVerdict("", f"product rules disagree ({says})")
 
 
-def virtual_numbers(legs: Iterable[object]) -> list[str]:
+def virtual_numbers(legs: Iterable[Any]) -> list[str]:
     """The 8x8 numbers on these legs (objects with direction, source and destination)."""
     found = []
     for leg in legs:

@@ -15,7 +15,7 @@ from products.rederive import rederive
 @receiver(pre_save, sender=ProductRule)
 def _remember_old_scope(sender: type, instance: ProductRule, **kwargs: Any) -> None:
     old = ProductRule.objects.filter(pk=instance.pk).values("sub_account_id", "number").first() if instance.pk else None
-    instance._old_scope = (old["sub_account_id"], old["number"]) if old else ("", "")
+    setattr(instance, "_old_scope", (old["sub_account_id"], old["number"]) if old else ("", ""))  # noqa: B010 - not a model field
 
 
 @receiver(post_save, sender=ProductRule)

@@ -4,14 +4,15 @@ the product rules, and the company's virtual numbers with their latest operation
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from config.http import HtmxHttpRequest
 from dashboard import queries as dashboard_queries
-from dashboard.masking import show_number
 from products import queries
+from webhooks.masking import show_number
 
 FULL_NUMBERS_PERM = "classify.view_full_numbers"
 
@@ -19,12 +20,12 @@ FULL_NUMBERS_PERM = "classify.view_full_numbers"
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def products(request: HttpRequest) -> HttpResponse:
+def products(request: HtmxHttpRequest) -> HttpResponse:
     window = dashboard_queries.window_for(request.GET.get("window", dashboard_queries.DEFAULT_WINDOW))
     full = request.user.has_perm(FULL_NUMBERS_PERM)
     numbers = queries.virtual_numbers()
     for number in numbers:
-        number.shown = show_number(number.msisdn, full=full)
+        setattr(number, "shown", show_number(number.msisdn, full=full))  # noqa: B010 - a display value, not a field
     context = {
         "window": window,
         "windows": list(dashboard_queries.WINDOWS),

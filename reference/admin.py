@@ -61,10 +61,10 @@ class AuditedAdmin(admin.ModelAdmin):
 
     key_field: str | None = None
 
-    def construct_change_message(
-        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, add: bool = False
+    def construct_change_message(  # type: ignore[override]  # Django stores a str message as given
+        self, request: HttpRequest, form: forms.Form, formsets: Any, add: bool = False
     ) -> str | list:
-        if not add:
+        if not add and isinstance(form, forms.ModelForm):
             diff = describe_changes(form)
             if diff:
                 return diff
@@ -96,7 +96,7 @@ class SipClassAdmin(AuditedAdmin):
 
     @admin.display(description="codes", ordering="_code_count")
     def code_count(self, obj: SipClass) -> int:
-        return obj._code_count
+        return obj._code_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(SipCode)

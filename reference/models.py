@@ -25,7 +25,7 @@ class Responsibility(models.TextChoices):
     NONE = "none", "Nobody (not a fault)"
 
 
-class SipClassQuerySet(models.QuerySet):
+class SipClassQuerySet(models.QuerySet["SipClass"]):
     def for_code(self, code: int) -> SipClass | None:
         """The class an (unknown) code falls back to; None for anything outside 100…699."""
         if not 100 <= code <= 699:
@@ -57,7 +57,7 @@ class SipClass(models.Model):
         return f"{self.digit}xx"
 
 
-class SipCodeQuerySet(models.QuerySet):
+class SipCodeQuerySet(models.QuerySet["SipCode"]):
     def lookup(self, code: int) -> SipCode | None:
         """The reference row for a code, or None when the code is not in the reference."""
         return self.select_related("sip_class").filter(code=code).first()

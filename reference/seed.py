@@ -1,9 +1,9 @@
 """The reference content sipdesk ships with, and the idempotent code that seeds it.
 
-The tables are copied from ``seed-sip-response-codes.md`` (SIP codes, classes, statuses,
-troubleshooting, best practices) and ``8x8-webhooks.md`` §2.5 / §6.1 (opt-out statuses, voice
+The tables are copied from 8x8's SIP response code list (SIP codes, classes, statuses, troubleshooting, best practices;
+docs/design.md §6) and docs/8x8-webhooks.md §2.5 / §6.1 (opt-out statuses, voice
 error codes). The retry advice, responsibility and explanations are sipdesk's own, following
-SPEC §5; admins may edit all of it afterwards.
+docs/design.md §5; admins may edit all of it afterwards.
 
 ``seed_all(apps)`` works with the historical app registry inside a migration and with the real
 ``django.apps.apps`` (the root conftest re-seeds after every transactional-test flush). It only
@@ -386,7 +386,7 @@ IANA_SIP_CODES: list[tuple[int, str, str, str, str, str, str]] = [
      "the caller ID. Do not redial automatically; check the caller ID and ask 8x8 to look into the block."),
 ]  # fmt: skip
 
-# --- 8x8 Callflows API status codes (the synchronous response; 8x8-webhooks.md §6.2). Kept with the
+# --- 8x8 Callflows API status codes (the synchronous response; docs/8x8-webhooks.md §6.2). Kept with the
 # voice error codes because 8x8's Webhooks Overview says a failed call can also arrive as a session
 # summary carrying one (its example: -1004). All but "Created" mean the request was invalid.
 _FIX_CALLFLOW = "The Callflows API refused the request, so no call was placed. Fix the request, then send it again."

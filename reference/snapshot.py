@@ -61,7 +61,7 @@ class ReferenceSnapshot:
             return None
         return CodeInfo(
             code=code,
-            sip_class=digit,
+            sip_class=code // 100,
             reason_phrase=f"Unknown {digit}xx code",
             description=sip_class["meaning"],
             common_cause="",

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/sipdesk"
@@ -32,7 +33,7 @@ def postgres_ready(url: str) -> str | None:
 
     parts = urlsplit(url)
     db_name = parts.path.lstrip("/")
-    conninfo = {
+    conninfo: dict[str, Any] = {
         "host": parts.hostname or "localhost",
         "port": parts.port or 5432,
         "user": parts.username or "postgres",

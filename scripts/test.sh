@@ -11,6 +11,9 @@ echo "== ruff"
 .venv/bin/ruff check . || exit 1
 .venv/bin/ruff format --check . || exit 1
 
+echo "== mypy"
+.venv/bin/mypy . || exit 1
+
 echo "== pytest"
 .venv/bin/pytest "$@"
 status=$?

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from classify.models import CallLeg
+from demo.traffic import traffic
 from tests.test_unbreakable_pipeline import deliver, wait_until_drained
 from webhooks.models import EventState, RawEvent
-from webhooks.traffic import traffic
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

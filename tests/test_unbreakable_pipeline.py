@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 from classify.models import Session
 from dashboard.links import session_url
+from demo.traffic import session_events
 from webhooks.models import EventState, RawEvent
 from webhooks.tests.conftest import SECRET
-from webhooks.traffic import session_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -77,7 +77,7 @@ def build(seed: int, sessions: int, mutations: list[tuple]) -> tuple[list[dict[s
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(minutes=30)
     per_session = [session_events(rng, start=start + timedelta(seconds=rng.randrange(1200))) for _ in range(sessions)]
-    poisoned: list[tuple[int, str, str]] = []
+    poisoned: list[tuple[Any, ...]] = []
     for m in mutations:
         if m[0] == "session_id":
             group = per_session[m[1] % sessions]

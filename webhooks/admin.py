@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from dashboard.masking import mask_payload
+from webhooks.masking import mask_payload
 from webhooks.models import RawEvent, ReceiverTally
 
 

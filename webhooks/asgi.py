@@ -179,7 +179,7 @@ class Receiver:
             allow = [(b"allow", b"POST")] if refusal.status == 405 else []
             return refusal.status, refusal.as_json(), allow
         address = checks.client_ip(facts.remote_addr, facts.forwarded_for)
-        prepared = prepare(raw, remote_addr=address, user_agent=headers.get("user-agent", ""))
+        prepared = prepare(raw or b"", remote_addr=address, user_agent=headers.get("user-agent", ""))
         if isinstance(prepared, IngestResult):
             self.writer().tally(prepared.status, prepared.reason)
             return prepared.http_status, prepared.as_json(), []

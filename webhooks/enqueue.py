@@ -28,7 +28,7 @@ PROCESS_PENDING = "classify.process_pending"
 # publish costs ~1–1.6 ms of CPU (celery builds a full task message) and competes for the GIL
 # with the request threads; at 0.05 s (20/s per process) the publisher threads took ~4 % of the
 # 2-CPU machine during bench/ingest.py. One message drains every pending row, so 0.2 s adds at
-# most 0.2 s of classification lag (SPEC §8 allows 2 s end to end).
+# most 0.2 s of classification lag (docs/design.md §11 allows 2 s end to end).
 MIN_INTERVAL = 0.2
 _WARN_EVERY = 30.0  # seconds between "broker down" warnings, so an outage does not flood the log
 

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from webhooks import enqueue, tallies
+from webhooks import enqueue, envelope, tallies
 from webhooks.models import DedupeKey, EventState, EventType, RawEvent
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ KNOWN_EVENT_TYPES = frozenset(
 )
 # Kinds whose deliveries carry a unique eventId (the idempotency key 8x8 recommends).
 _EVENT_ID_KINDS = frozenset({EventType.CALL_STATUS, EventType.CALL_ACTION})
-_ID_MAX = 64  # session_id / call_id / sub_account_id column width
 _KEY_MAX = 200  # dedupe_key column width
 # Hex digits of the body digest in a summary's key: 128 bits, plenty to tell revisions of one session apart.
 SUMMARY_DIGEST_CHARS = 32
@@ -193,15 +192,6 @@ def parse_body(raw: bytes) -> dict[str, Any] | IngestResult:
 # --- reading ids -----------------------------------------------------------------------
 
 
-def _short(value: Any, limit: int = _ID_MAX) -> str:
-    """An id column value: strings and integers only, cut to the column width."""
-    if isinstance(value, str):
-        return value.strip()[:limit]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)[:limit]
-    return ""
-
-
 def detect_event_type(body: dict[str, Any]) -> str:
     """The kind comes from ``eventType``; envelope-less legacy bodies are recognised by their fields."""
     kind = body.get("eventType")
@@ -256,21 +246,15 @@ def dedupe_key(event_type: str, fields: dict[str, Any], body: dict[str, Any]) ->
 def describe(body: dict[str, Any]) -> tuple[str, str, str, str, str]:
     """(event_type, dedupe_key, session_id, call_id, sub_account_id) for a parsed body."""
     event_type = detect_event_type(body)
-    # Read the ids exactly as the classifier will (classify/normalise.py): keys compared without
-    # case (8x8's examples have "CallA", "SourceRefId"), payload fields over root fields, and the
-    # string "null" meaning nothing. The classifier finds a session's earlier events by this
-    # session_id column, so the two must agree.
-    fields = {str(k).lower(): v for k, v in body.items()}
-    payload = fields.get("payload")
-    if isinstance(payload, dict):
-        fields.update((str(k).lower(), v) for k, v in payload.items())
-    session_id = _short(fields.get("sessionid")) or _short(fields.get("uid"))
+    # The ids are read as the classifier reads them (webhooks/envelope.py): it finds a session's
+    # earlier events by this session_id column, so the two must agree.
+    fields, _ = envelope.envelope_fields(body)
     return (
         event_type,
         dedupe_key(event_type, fields, body),
-        "" if session_id.lower() == "null" else session_id,
-        _short(fields.get("callid")),
-        _short(fields.get("subaccountid")),
+        envelope.session_id(fields)[: envelope.ID_MAX],
+        envelope.call_id(fields)[: envelope.ID_MAX],
+        envelope.sub_account_id(fields)[: envelope.ID_MAX],
     )
 
 
@@ -471,7 +455,7 @@ def _insert_or_bump(params: list[Any], key: str, now: Any) -> tuple[tuple | None
     from poisoning it.
     """
     # Skip Django's per-request SELECT 1 (one round trip per webhook); _store retries instead.
-    connection.health_check_done = True
+    setattr(connection, "health_check_done", True)  # noqa: B010 - Django's private flag, not in its stubs
     guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with guard, _cursor() as cursor:
         cursor.execute(_insert_sql(), params)

@@ -3,6 +3,7 @@ rollup rows directly (as the pipeline would) and evaluate at a chosen ``now``.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,7 +45,7 @@ def roll(
     row.save(update_fields=["count"])
 
 
-def rule(name: str = "failures", *, channels: list[Channel] = (), **fields: Any) -> AlertRule:
+def rule(name: str = "failures", *, channels: Sequence[Channel] = (), **fields: Any) -> AlertRule:
     values = {"metric": "failure_share", "threshold": 0.05, "window_minutes": 5, "min_sessions": 50, **fields}
     made = AlertRule.objects.create(name=name, **values)
     made.channels.set(channels)

@@ -45,11 +45,8 @@ class SmtpServer:
         out = []
         for envelope in self.inbox.messages:
             message = message_from_bytes(envelope.content)
-            part = (
-                message.get_payload(decode=True)
-                if not message.is_multipart()
-                else message.get_payload(0).get_payload(decode=True)
-            )
+            first: Any = message.get_payload(0) if message.is_multipart() else message
+            part: Any = first.get_payload(decode=True)
             out.append(f"Subject: {message['Subject']}\n{part.decode()}")
         return out
 

@@ -1,4 +1,4 @@
-"""Sessions say why they have their product (issue 10), and the fault side is three-way (SPEC §13).
+"""Sessions say why they have their product (issue 10), and the fault side is three-way (docs/design.md §5.5).
 
 The old "platform" side is split into "network" and "configuration" here, from each session's
 primary cause, with the lists of classify/rules.py ``fault_side`` as they stand (copied, so this

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
+from demo.traffic import session_events
 from webhooks.ingest import ingest
 from webhooks.models import RawEvent
-from webhooks.traffic import session_events
 
 # Recent, so minute rollups (kept two days) are written as well as hour rollups.
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
@@ -50,7 +51,8 @@ def dump(*, ignore_out_of_order: bool = False) -> dict:
         return [a for a in values if not (ignore_out_of_order and a == "out_of_order")]
 
     sessions = []
-    for row in Session.objects.order_by("session_id").values():
+    for values in Session.objects.order_by("session_id").values():
+        row: dict[str, Any] = dict(values)
         row.pop("id"), row.pop("updated_at")
         row["anomalies"] = anomalies(row["anomalies"])
         sessions.append(row)

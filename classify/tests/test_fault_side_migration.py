@@ -1,4 +1,4 @@
-"""classify/0006 splits the stored two-way fault side into the three sides (SPEC §13)."""
+"""classify/0006 splits the stored two-way fault side into the three sides (docs/design.md §5.5)."""
 
 from __future__ import annotations
 

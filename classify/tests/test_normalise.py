@@ -1,22 +1,20 @@
-"""One test per payload quirk in 8x8-webhooks.md (§2–§10): the normaliser must absorb it."""
+"""One test per payload quirk in docs/8x8-webhooks.md (§2–§10): the normaliser must absorb it."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from classify.normalise import NormaliseError, normalise
+from webhooks.tests.conftest import fixture_json
 
 from .conftest import CALL_A, CALL_B, SESSION, vcs, vss
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
 
 def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
+    """A webhook body from the one payload folder (webhooks/tests/fixtures)."""
+    return fixture_json(name.removesuffix(".json"))
 
 
 def test_fields_are_read_from_payload():
@@ -148,7 +146,7 @@ def test_legacy_call_handle_flat_with_numeric_dtmf_and_sip_status():
 
 
 def test_legacy_aggregated_call_status_maps_to_a_summary():
-    event = normalise(fixture("legacy_aggregated_status.json"))
+    event = normalise(fixture("legacy_aggregated_status_voip_callb_first.json"))
     assert event.legacy
     assert event.kind == "SESSION_SUMMARY"
     assert event.session_status == "COMPLETED"  # "Completed"
@@ -159,7 +157,7 @@ def test_legacy_aggregated_call_status_maps_to_a_summary():
 
 
 def test_legacy_dtmf_callback():
-    event = normalise(fixture("legacy_dtmf_callback.json"))
+    event = normalise(fixture("legacy_dtmf_callback_two_digits.json"))
     assert (event.kind, event.dtmf, event.session_id) == ("CALL_ACTION", "42", "D2C9E6A0-1F2B-4C3D-8E9F-0A1B2C3D4E5F")
     assert event.client_request_id == "req-1"
 

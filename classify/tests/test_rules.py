@@ -1,4 +1,4 @@
-"""The pure classification rules, table by table, next to SPEC §5."""
+"""The pure classification rules, table by table, next to docs/design.md §5."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_embedded_postgres_starts_with_pg_trgm_and_stops(embedded_env: dict[str,
     url = started.stdout.strip()
     assert url == f"postgres://postgres@127.0.0.1:{embedded_env['SIPDESK_EMBEDDED_PG_PORT']}/sipdesk"
     with psycopg.connect(url, autocommit=True) as conn:
-        assert conn.execute("SHOW server_version").fetchone()[0].startswith("18.")
+        assert conn.execute("SHOW server_version").fetchall()[0][0].startswith("18.")
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # the number search indexes need it
 
     again = _run([str(SCRIPT), "start"], embedded_env)  # a second start finds it running

@@ -1,4 +1,5 @@
-"""Build sessions, legs, events and rollups through the ORM, the way the pipeline leaves them."""
+"""Build sessions, legs, events and rollups through the ORM, the way the pipeline leaves them:
+outcome groups by the real rules (``rules.outcome_group``), buckets by ``rollups.floor``."""
 
 from __future__ import annotations
 
@@ -8,20 +9,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from classify import rollups, rules
 from classify.models import CallLeg, CauseKind, CodeRollup, EventClassification, Session, SessionRollup
 from webhooks.models import RawEvent
 
 _seq = itertools.count(1)
-
-OUTCOME = {
-    "COMPLETED": "answered",
-    "BUSY": "not_answered",
-    "NO_ANSWER": "not_answered",
-    "CANCELED": "not_answered",
-    "FAILED": "failed",
-    "ERROR": "error",
-    "IN_PROGRESS": "in_progress",
-}
 
 
 def make_session(
@@ -56,7 +48,7 @@ def make_session(
         sub_account_id=sub_account,
         product=product,
         status=status,
-        outcome_group=OUTCOME[status],
+        outcome_group=rules.outcome_group(status),
         start_time=start,
         end_time=None if status == "IN_PROGRESS" else start + timedelta(seconds=30),
         duration_seconds=None if status == "IN_PROGRESS" else 30,
@@ -128,18 +120,14 @@ def make_event(
 
 
 def session_rollup(moment: datetime, status: str, count: int, *, size: str = "minute", **extra: Any) -> None:
-    bucket = (
-        moment.replace(second=0, microsecond=0)
-        if size == "minute"
-        else moment.replace(minute=0, second=0, microsecond=0)
-    )
+    bucket = rollups.floor(moment, size)
     SessionRollup.objects.create(
         bucket_size=size,
         bucket_start=bucket,
         sub_account_id=extra.get("sub_account_id", "acme_sg"),
         product=extra.get("product", "IVR"),
         status=status,
-        outcome_group=OUTCOME[status],
+        outcome_group=rules.outcome_group(status),
         count=count,
         **{
             name: extra[name]
@@ -159,11 +147,7 @@ def session_rollup(moment: datetime, status: str, count: int, *, size: str = "mi
 
 
 def code_rollup(moment: datetime, code: str, count: int, *, size: str = "minute", **extra: Any) -> None:
-    bucket = (
-        moment.replace(second=0, microsecond=0)
-        if size == "minute"
-        else moment.replace(minute=0, second=0, microsecond=0)
-    )
+    bucket = rollups.floor(moment, size)
     CodeRollup.objects.create(
         bucket_size=size,
         bucket_start=bucket,

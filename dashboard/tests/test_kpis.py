@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def _traffic(moment, sub: str = "acme_sg", country: str = "SG", scale: int = 1) -> None:
     """21 sessions: 13 attempts once the 3 redirected and 5 in-progress ones are left out."""
-    rows = [
+    rows: list[tuple[str, int, dict[str, Any]]] = [
         ("COMPLETED", 6, {"answered_seconds": 600, "answer_delay_ms": 24000, "answer_delay_count": 6}),
         ("BUSY", 2, {"primary_sip_code": 486, "fault_side": "customer"}),
         ("NO_ANSWER", 1, {"fault_side": "customer"}),

@@ -39,10 +39,10 @@ def traffic(db) -> dict[str, str]:
     failed = make_session(
         status="FAILED", sip_code=503, legs=2, sub_account="Acme_SG", anomalies=["out_of_order"], fault_side="network"
     )
-    make_event(failed, call_status="CALL_INITIATED", sip_code=200, event_time=failed.start_time)
-    make_event(
-        failed, call_status="CALL_DISCONNECTED", sip_code=503, event_time=failed.start_time + timedelta(seconds=9)
-    )
+    started = failed.start_time
+    assert started is not None
+    make_event(failed, call_status="CALL_INITIATED", sip_code=200, event_time=started)
+    make_event(failed, call_status="CALL_DISCONNECTED", sip_code=503, event_time=started + timedelta(seconds=9))
     make_session(status="BUSY", sip_code=486, fault_side="customer")
     make_session(status="ERROR", error_code=-2004, sub_account="globex")
     make_session(status="COMPLETED", destination="+6598764567")

@@ -71,7 +71,7 @@ def test_import_events_names_a_missing_file():
 def summary_numbers(out: str) -> dict[str, int]:
     first = out.splitlines()[0]
     return {key: int(value) for key, value in re.findall(r"(stored|duplicate|refused) (\d+)", first)} | {
-        "sent": int(re.search(r"sent (\d+)", first).group(1))
+        "sent": int(re.findall(r"sent (\d+)", first)[0])
     }
 
 

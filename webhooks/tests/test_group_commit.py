@@ -157,9 +157,11 @@ def test_a_connection_lost_between_batches_is_reopened_and_the_event_stored():
     async def across_a_restart() -> list:
         writer = GroupCommitWriter()
         first = await writer.store(prepared(fixture_body("vcs_2026")))
+        assert writer._connection is not None
         backend = writer._connection.info.backend_pid
         await asyncio.to_thread(terminate, backend)  # as a PostgreSQL restart or failover would
         second = await writer.store(prepared(fixture_body("vcs_2025")))
+        assert writer._connection is not None
         reconnected = writer._connection.info.backend_pid != backend
         await writer.close()
         return [first.status, second.status, reconnected]

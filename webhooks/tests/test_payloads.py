@@ -1,4 +1,4 @@
-"""Every payload variant in 8x8-webhooks.md, posted through the real view, is stored as itself."""
+"""Every payload variant in docs/8x8-webhooks.md, posted through the real view, is stored as itself."""
 
 # ruff: noqa: E501 - the expectation table reads best one fixture per entry
 
@@ -86,6 +86,11 @@ CASES = {
     "legacy_aggregated_status": ("SESSION_SUMMARY", "8fa063f0-b05c-11ea-8a3a-0242ac120010", "", "account_x",
                                  VSS),
     "legacy_dtmf_callback": ("CALL_ACTION", "9AB174F1-B05C-11EA-8A3A-0242AC120011", "", "", None),
+    "legacy_dtmf_callback_two_digits": ("CALL_ACTION", "D2C9E6A0-1F2B-4C3D-8E9F-0A1B2C3D4E5F", "", "", None),
+    "legacy_aggregated_status_voip_callb_first": ("SESSION_SUMMARY", "5e1b0a10-b05c-11ea-a1b2-0242ac120002", "",
+                                                  "account_x", VSS),
+    "vss_nm_callb_first": ("SESSION_SUMMARY", "c1b7d7a0-b2a1-11ee-baa6-0b3f6b1c2d3e", "", "8x8_test", VSS),
+    "vss_vm_capital_calla": ("SESSION_SUMMARY", "6f8b3c10-3fb6-11ee-9c5e-d1a0d8d8e0f1", "", "8x8_test", VSS),
     "unknown_event_type": ("UNKNOWN", "a0b17400-f059-11f0-8937-99c7872ee3d0", "", "8x8_test", None),
     "missing_fields": ("UNKNOWN", "", "", "", None),
 }  # fmt: skip

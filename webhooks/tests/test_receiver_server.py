@@ -15,9 +15,9 @@ import pytest
 from django.test import override_settings
 
 from classify.models import Session
+from demo.traffic import traffic
 from webhooks.models import RawEvent, ReceiverTally
 from webhooks.tests.conftest import SECRET, AsgiClient, fixture_body, post
-from webhooks.traffic import traffic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from demo.traffic import FAILURES, deliveries, session_events
 from webhooks.ingest import describe
-from webhooks.traffic import FAILURES, deliveries, session_events
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STATUS_FOR_CODE = {486: "BUSY", 480: "NO_ANSWER", 408: "NO_ANSWER", 487: "CANCELED", 404: "FAILED", 503: "FAILED"}

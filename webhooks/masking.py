@@ -1,4 +1,4 @@
-"""Phone numbers are personal data (SPEC §7): mask them before they reach a template."""
+"""Phone numbers are personal data (docs/design.md §10): mask them before they reach a template."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def mask_payload(value: Any) -> Any:
     """A copy of a raw webhook body with every phone number masked (keys matched case-insensitively)."""
     if isinstance(value, dict):
         return {
-            key: mask_number(item) if is_number_key(key) and isinstance(item, str | int) else mask_payload(item)
+            key: mask_number(str(item)) if is_number_key(key) and isinstance(item, str | int) else mask_payload(item)
             for key, item in value.items()
         }
     if isinstance(value, list):

@@ -1,4 +1,4 @@
-"""Post realistic 8x8 webhook traffic (webhooks/traffic.py) to a URL at a steady rate."""
+"""Post realistic 8x8 webhook traffic (demo/traffic.py) to a URL at a steady rate."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from webhooks.traffic import traffic
+from demo.traffic import traffic
 
 _EVENTS_PER_SESSION = 6.5  # average bodies per generated session, to keep event time ≈ wall time
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.masking import mask_number, mask_payload
+from webhooks.masking import mask_number, mask_payload
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from classify import rollups
 from classify.models import CallLeg, EventClassification, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.rules import fault_side
@@ -31,7 +32,6 @@ from config.db import analyze
 from webhooks import partitions
 from webhooks.models import DedupeKey, RawEvent
 
-MINUTE_KEPT = timedelta(days=2)
 PRODUCTS = (("IVR", 35), ("VOICE_MESSAGING", 40), ("NUMBER_MASKING", 25))
 SUB_ACCOUNTS = ("acme_sg", "acme_lk", "shopfast_id", "ridego_sg", "medbook_in", "bankly_us", "telco_gb", "foodnow_ph")
 COUNTRIES = (("SG", "+65", 8), ("LK", "+94", 9), ("ID", "+62", 10), ("IN", "+91", 10), ("US", "+1", 10),
@@ -194,13 +194,13 @@ class Command(BaseCommand):
             self._count_session(start, sessions[-1], ring * 1000 if connected else None)
             callee = _number(rng, country)
             vn = _number(rng, home)
-            leg_rows = []
+            leg_rows: list[dict[str, Any]] = []
             for leg_n in range(n_legs):
                 lid = leg_ids + leg_i
                 leg_i += 1
                 direction = "INBOUND" if (n_legs == 2 and leg_n == 0) else "OUTBOUND"
                 leg_code = 200 if (n_legs == 2 and leg_n == 0) else code
-                leg = {
+                leg: dict[str, Any] = {
                     "id": lid, "session_id": sid, "call_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                     "leg_key": "callA" if leg_n == 0 else "callB", "direction": direction, "call_type": "PSTN",
                     "source": vn if direction == "OUTBOUND" else callee,
@@ -309,7 +309,7 @@ class Command(BaseCommand):
 
 def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
     hour = moment.replace(minute=0, second=0, microsecond=0)
-    if moment >= now - MINUTE_KEPT:
+    if moment >= now - rollups.MINUTE_RETENTION:
         return [("minute", moment.replace(second=0, microsecond=0)), ("hour", hour)]
     return [("hour", hour)]
 
@@ -419,7 +419,7 @@ def _reserve(model: type[models.Model], n: int) -> int:
 
 def _copy(model: type[models.Model], rows: Iterable[dict]) -> None:
     fields = [f for f in model._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields if f.column)
     # Field.get_default() gives "" for blank CharFields, as the ORM would; JSON goes in as text.
     defaults = {
         f.attname: json.dumps(f.get_default()) if isinstance(f, models.JSONField) else f.get_default() for f in fields
@@ -441,7 +441,7 @@ def _upsert_rollups(
         for key, n in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
     ]
     for start in range(0, len(objs), 5000):
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             objs[start : start + 5000],
             update_conflicts=True,
             unique_fields=[k for k in keys if k not in ("outcome_group", "sip_class")],

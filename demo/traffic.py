@@ -1,7 +1,7 @@
 """Realistic 8x8 voice webhook traffic, generated deterministically from a ``random.Random``.
 
 Pure: no Django, no I/O. Used by ``manage.py simulate_traffic``, the benchmarks, the demo and
-tests of other apps. Shapes follow ``8x8-webhooks.md``:
+tests of other apps. Shapes follow docs/8x8-webhooks.md:
 
 * VCS (``CALL_STATUS``) per leg: CALL_INITIATED (outbound) or CALL_RECEIVED (inbound), then
   CALL_CONNECTED and CALL_DISCONNECTED for answered legs, or CALL_DISCONNECTED alone with the

@@ -1,0 +1,161 @@
+"""Rollups: the one owner of bucket sizes, how long minute buckets are kept, the SQL that
+rewrites buckets and which buckets a time window reads (docs/design.md §7).
+
+Writers: the pipeline (``recompute`` inside each batch), the ``maintain_rollups`` task
+(``drop_expired_minutes`` and ``recompute`` of the last hour) and ``generate_history``
+(``MINUTE_RETENTION``). Readers: the dashboard and alerts, through ``window_filter``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from classify.models import BucketSize, CallLeg, CodeRollup, EventClassification, Session, SessionRollup
+
+# Minute buckets are kept this long (older ones are deleted by ``drop_expired_minutes``); hours
+# older than this are rewritten from the source tables rather than summed from minutes.
+MINUTE_RETENTION = timedelta(days=2)
+# Pages read minute buckets for windows starting within this span (plus a minute of slack),
+# hour buckets otherwise. Shorter than the retention, so a window never reads a deleted minute.
+MINUTE_READS_WITHIN = timedelta(hours=24)
+ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup rewrite at a time across workers
+
+
+def window_filter(start: datetime, end: datetime, *, now: datetime | None = None) -> tuple[str, Q]:
+    """The bucket size a window reads and the filter on a rollup table for it: minute buckets
+    while they are kept (the last day), hour buckets from the hour holding ``start`` otherwise."""
+    now = now or timezone.now()
+    if start >= now - MINUTE_READS_WITHIN - timedelta(minutes=1):
+        return "minute", Q(bucket_size="minute", bucket_start__gte=start, bucket_start__lt=end)
+    hour_start = start.replace(minute=0, second=0, microsecond=0)
+    return "hour", Q(bucket_size="hour", bucket_start__gte=hour_start, bucket_start__lt=end)
+
+
+def drop_expired_minutes(now: datetime) -> None:
+    for model in (SessionRollup, CodeRollup):
+        model.objects.filter(bucket_size=BucketSize.MINUTE, bucket_start__lt=now - MINUTE_RETENTION).delete()
+
+
+BUCKET_WIDTH = {BucketSize.MINUTE: timedelta(minutes=1), BucketSize.HOUR: timedelta(hours=1)}
+
+
+def floor(moment: datetime, size: str) -> datetime:
+    """The start of the ``size`` bucket holding ``moment`` (UTC)."""
+    moment = moment.astimezone(UTC)
+    if size == BucketSize.MINUTE:
+        return moment.replace(second=0, microsecond=0)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _lock_rollups() -> None:
+    # Two workers rewriting the same bucket would both delete and then collide on insert.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
+
+
+def recompute(session_minutes: set[datetime], code_minutes: set[datetime], *, now: datetime | None = None) -> None:
+    """Rewrite the given minute buckets and the hour buckets containing them from the source
+    tables. Must run inside the batch's transaction."""
+    if not session_minutes and not code_minutes:
+        return
+    now = now or timezone.now()
+    _lock_rollups()
+    cutoff = floor(now - MINUTE_RETENTION, BucketSize.HOUR)
+    for model, minutes in ((SessionRollup, session_minutes), (CodeRollup, code_minutes)):
+        if not minutes:
+            continue
+        recent = {m for m in minutes if m >= cutoff}
+        _rewrite(model, BucketSize.MINUTE, recent, from_minutes=False)
+        hours = {floor(m, BucketSize.HOUR) for m in minutes}
+        _rewrite(model, BucketSize.HOUR, {h for h in hours if h >= cutoff}, from_minutes=True)
+        _rewrite(model, BucketSize.HOUR, {h for h in hours if h < cutoff}, from_minutes=False)
+
+
+# Each rewrite is one DELETE and one INSERT … SELECT … GROUP BY, computed where the data is.
+# ``%(starts)s`` lists the bucket starts; a row counts in the bucket whose [start, start + width)
+# holds its time (what truncating the time to the bucket gives), and the range join uses the
+# time indexes. The SQL is constant: values are always parameters.
+_SR, _CR = SessionRollup._meta.db_table, CodeRollup._meta.db_table
+_S, _L, _E = Session._meta.db_table, CallLeg._meta.db_table, EventClassification._meta.db_table
+_ROLLUP_SQL = {
+    # ``d.ms``: an answered session's answer delay, its first leg's connection less its first
+    # leg's initiation (8x8 sends no ringing event, so there is no post-dial delay to measure).
+    (SessionRollup, False): f"""
+        INSERT INTO {_SR}
+            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
+             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
+             answer_delay_ms, answer_delay_count)
+        SELECT %(size)s, b.start, s.sub_account_id, s.product, s.status, s.outcome_group, s.fault_side,
+               s.destination_country, s.direction, s.primary_sip_code, s.error_code, count(*),
+               coalesce(sum(s.duration_seconds) FILTER (WHERE s.outcome_group = 'answered'), 0),
+               coalesce(sum(d.ms) FILTER (WHERE d.ms >= 0), 0), count(d.ms) FILTER (WHERE d.ms >= 0)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN {_S} s ON s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
+        LEFT JOIN LATERAL (
+            SELECT extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000 AS ms
+            FROM {_L} l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
+        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",  # noqa: S608 - model metadata only
+    # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
+    (SessionRollup, True): f"""
+        INSERT INTO {_SR}
+            (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
+             destination_country, direction, primary_sip_code, error_code, count, answered_seconds,
+             answer_delay_ms, answer_delay_count)
+        SELECT %(size)s, b.start, r.sub_account_id, r.product, r.status, r.outcome_group, r.fault_side,
+               r.destination_country, r.direction, r.primary_sip_code, r.error_code, sum(r.count),
+               sum(r.answered_seconds), sum(r.answer_delay_ms), sum(r.answer_delay_count)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN {_SR} r ON r.bucket_size = %(minute)s
+         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
+        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",  # noqa: S608 - model metadata only
+    # Final events with a code, by event time. Account-level events have no leg or session:
+    # their direction, country and sub-account count as "".
+    (CodeRollup, False): f"""
+        INSERT INTO {_CR}
+            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
+        SELECT %(size)s, b.start, e.sip_code_raw, e.sip_class, coalesce(l.direction, ''),
+               coalesce(l.destination_country, ''), coalesce(s.sub_account_id, ''), count(*)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN {_E} e ON e.is_final AND e.sip_code_raw <> ''
+         AND e.event_time >= b.start AND e.event_time < b.start + %(width)s::interval
+        LEFT JOIN {_L} l ON l.id = e.call_leg_id
+        LEFT JOIN {_S} s ON s.id = e.session_id
+        GROUP BY 2, 3, 4, 5, 6, 7""",  # noqa: S608 - model metadata only
+    (CodeRollup, True): f"""
+        INSERT INTO {_CR}
+            (bucket_size, bucket_start, sip_code, sip_class, direction, destination_country, sub_account_id, count)
+        SELECT %(size)s, b.start, r.sip_code, r.sip_class, r.direction, r.destination_country, r.sub_account_id,
+               sum(r.count)
+        FROM unnest(%(starts)s::timestamptz[]) AS b(start)
+        JOIN {_CR} r ON r.bucket_size = %(minute)s
+         AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
+        GROUP BY 2, 3, 4, 5, 6, 7""",  # noqa: S608 - model metadata only
+}
+_ROLLUP_DELETE_SQL = {
+    model: f"DELETE FROM {model._meta.db_table} WHERE bucket_size = %(size)s"  # noqa: S608 - model metadata only
+    " AND bucket_start = ANY(%(starts)s::timestamptz[])"
+    for model in (SessionRollup, CodeRollup)
+}
+
+
+def _rewrite(
+    model: type[SessionRollup] | type[CodeRollup], size: str, starts: set[datetime], *, from_minutes: bool
+) -> None:
+    """Replace the ``size`` buckets starting at ``starts``, counted from the source tables or,
+    for ``from_minutes``, summed from the minute buckets."""
+    if not starts:
+        return
+    params: dict[str, Any] = {
+        "size": size,
+        "starts": sorted(starts),
+        "width": BUCKET_WIDTH[BucketSize(size)],
+        "minute": BucketSize.MINUTE.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_ROLLUP_DELETE_SQL[model], params)
+        cursor.execute(_ROLLUP_SQL[model, from_minutes], params)
