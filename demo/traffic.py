@@ -27,7 +27,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 PRODUCTS = ("IVR", "VOICE_MESSAGING", "NUMBER_MASKING")
-SUB_ACCOUNTS = ("acme_voice", "8x8_test", "wavecell_voice", "InternalDemoCPaaS_8dD15_voice", "globex_support")
+# Each product's traffic comes from its own sub-accounts, as at a real company, so `make run` can
+# give them product rules (scripts/run.sh) and the demo shows products instead of "Unknown".
+PRODUCT_SUB_ACCOUNTS = {
+    "IVR": ("acme_voice", "InternalDemoCPaaS_8dD15_voice"),
+    "VOICE_MESSAGING": ("8x8_test", "globex_support"),
+    "NUMBER_MASKING": ("wavecell_voice",),
+}
+SUB_ACCOUNTS = tuple(sub for subs in PRODUCT_SUB_ACCOUNTS.values() for sub in subs)
 # (country, dialling prefix, national digits)
 COUNTRIES = (("SG", "+65", 8), ("US", "+1", 10), ("LK", "+94", 9), ("ID", "+62", 10), ("PH", "+63", 10),
              ("IN", "+91", 10), ("GB", "+44", 10), ("AU", "+61", 9))  # fmt: skip
@@ -133,7 +140,7 @@ class _Session:
         self.product = product
         self.node = rng.getrandbits(48) | 0x010000000000  # multicast bit, as random-node v1 UUIDs set
         self.session_id = uuid1_like(rng, start, self.node)
-        self.sub_account = rng.choice(SUB_ACCOUNTS)
+        self.sub_account = rng.choice(PRODUCT_SUB_ACCOUNTS.get(product, SUB_ACCOUNTS))
         self.start = start
         self.legs: list[_Leg] = []
         self.status = "COMPLETED"

@@ -28,6 +28,12 @@ trap cleanup EXIT INT TERM
 # Counters of the receiver, worker and web processes, summed by /metrics (config/metrics.py).
 rm -rf var/metrics && mkdir -p var/metrics && export PROMETHEUS_MULTIPROC_DIR="$PWD/var/metrics"
 login=$(.venv/bin/python manage.py demo_login)
+# The demo's sub-accounts each carry one product (demo/traffic.py PRODUCT_SUB_ACCOUNTS): say so,
+# as an admin would, so sessions show their product (re-adding a rule is harmless).
+for rule in acme_voice:ivr InternalDemoCPaaS_8dD15_voice:ivr 8x8_test:voice_messaging \
+            globex_support:voice_messaging wavecell_voice:number_masking; do
+    .venv/bin/python manage.py product_rule add --sub-account "${rule%%:*}" --product "${rule##*:}" >/dev/null
+done
 
 if [ "$SIPDESK_TASKS_EAGER" = "0" ]; then
     .venv/bin/celery -A config worker --loglevel=WARNING --concurrency=1 &
