@@ -84,4 +84,4 @@ def maintain_rollups() -> None:
         rollups.drop_expired_minutes(now)
         start = rollups.floor(now - timedelta(hours=1), BucketSize.MINUTE)
         minutes = {start + timedelta(minutes=i) for i in range(62)}
-        rollups.recompute(minutes, minutes, now=now)
+        rollups.recompute(minutes, minutes, now=now, rebuild_hours=True)

@@ -71,9 +71,19 @@ def dump(*, ignore_out_of_order: bool = False) -> dict:
         row["anomalies"] = anomalies(row["anomalies"])
         verdicts.append(row)
     session_rollups = list(
-        SessionRollup.objects.order_by("bucket_size", "bucket_start", "sub_account_id", "product", "status").values(
-            *_fields(SessionRollup, "id")
-        )
+        # The whole bucket key: rows that tie on part of it would come in storage order.
+        SessionRollup.objects.order_by(
+            "bucket_size",
+            "bucket_start",
+            "sub_account_id",
+            "product",
+            "status",
+            "fault_side",
+            "destination_country",
+            "direction",
+            "primary_sip_code",
+            "error_code",
+        ).values(*_fields(SessionRollup, "id"))
     )
     code_rollups = list(
         CodeRollup.objects.order_by(
