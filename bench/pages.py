@@ -11,6 +11,7 @@ and whether it meets the docs/design.md §11 target.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -93,6 +94,12 @@ def bench_incidents(count: int = 20) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--save", metavar="FILE", help="write each page's p50/p95 and the session count as JSON")
+    parser.add_argument(
+        "--compare",
+        metavar="FILE",
+        help="a --save file from a smaller database: print each page's growth factor (p95 here ÷ p95 there)",
+    )
     args = parser.parse_args()
 
     user, _ = User.objects.get_or_create(username="bench-support")
@@ -117,7 +124,11 @@ def main() -> None:
         for sid in Session.objects.filter(id__in=[rng.randint(1, max_id) for _ in range(200)]).values_list(
             "session_id", flat=True
         )
-    ][:50]
+    ][:25]
+    # Half of them recent, so most have their raw payloads (which expire after SIPDESK_RAW_RETENTION_DAYS).
+    recent_ids = Session.objects.filter(start_time__gte=timezone.now() - timedelta(days=7)).order_by("id")
+    step = max(1, recent_ids.count() // 25)
+    sample_ids += list(recent_ids.values_list("session_id", flat=True)[::step][:25])
     incident_ids = bench_incidents()
     first_page = client.get("/sessions/?range=7d")
     cursor = first_page.context["page"].next_cursor if first_page.context else None
@@ -127,6 +138,10 @@ def main() -> None:
     now = timezone.now()
     recent_hour = Window(CUSTOM_WINDOW, now - timedelta(minutes=90), now - timedelta(minutes=30)).query
     day_ago = Window(CUSTOM_WINDOW, now - timedelta(days=3), now - timedelta(days=2)).query
+    # Far back in a long history (hour buckets, sessions by start time): a week and a day half a
+    # year ago.
+    week_half_year_ago = Window(CUSTOM_WINDOW, now - timedelta(days=187), now - timedelta(days=180)).query
+    day_half_year_ago = Window(CUSTOM_WINDOW, now - timedelta(days=181), now - timedelta(days=180)).query
 
     pages: list[tuple] = [  # (name, urls, target ms[, client]): the support user's client unless given
         ("overview 15m", ["/?window=15m"], TARGET_LIST_MS),
@@ -139,10 +154,13 @@ def main() -> None:
         ("codes 1h", ["/codes/?window=1h"], TARGET_LIST_MS),
         ("codes 24h", ["/codes/?window=24h"], TARGET_LIST_MS),
         ("codes 7d", ["/codes/?window=7d"], TARGET_LIST_MS),
+        ("overview range 7d (6 mo ago)", [f"/?{week_half_year_ago}"], TARGET_LIST_MS),
         ("codes range 24h (2 d ago)", [f"/codes/?{day_ago}"], TARGET_LIST_MS),
+        ("codes range 7d (6 mo ago)", [f"/codes/?{week_half_year_ago}"], TARGET_LIST_MS),
         ("sessions 24h", ["/sessions/"], TARGET_LIST_MS),
         ("sessions 30d", ["/sessions/?range=30d"], TARGET_LIST_MS),
         ("sessions range 24h (2 d ago)", [f"/sessions/?{day_ago}"], TARGET_LIST_MS),
+        ("sessions range 24h (6 mo ago)", [f"/sessions/?{day_half_year_ago}"], TARGET_LIST_MS),
         ("sessions fault_side 7d", ["/sessions/?range=7d&fault_side=configuration"], TARGET_LIST_MS),
         (
             "sessions page 2",
@@ -166,9 +184,14 @@ def main() -> None:
         ("incidents list, one state", ["/incidents/?state=resolved"], TARGET_LIST_MS),
         ("incident page", [f"/incidents/{pk}/" for pk in incident_ids], TARGET_LIST_MS),
     ]
+    before: dict = {}
+    if args.compare:
+        before = json.loads(Path(args.compare).read_text())
+    results: dict[str, dict[str, float]] = {}
     print(f"{sessions:,} sessions; {args.repeat} requests per page after 3 warm-up requests")
     print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared)")
-    print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}")
+    growth_header = f" {'growth':>7}" if before else ""
+    print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}{growth_header}")
     for name, urls, target, *as_user in pages:
         page_client = as_user[0] if as_user else client
         for url in urls[:3]:
@@ -182,8 +205,18 @@ def main() -> None:
             assert response.status_code == 200, (url, response.status_code)
         p50, p95 = statistics.median(timings), percentile(timings, 0.95)
         verdict = "ok" if p95 < target else "SLOW"
-        print(f"{name:30} {p50:8.1f} {p95:8.1f} {'<' + str(target):>8} {verdict}")
+        results[name] = {"p50": round(p50, 1), "p95": round(p95, 1)}
+        growth = ""
+        if name in before.get("pages", {}):
+            growth = f" {p95 / max(before['pages'][name]['p95'], 0.1):6.2f}x"
+        print(f"{name:30} {p50:8.1f} {p95:8.1f} {'<' + str(target):>8}{growth} {verdict}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if before:
+        # How page cost grows with the data: a page reading a fixed window should stay near 1x
+        # however long the history; one that grows like the session count (×N) scans history.
+        print(f"growth factors against {before['sessions']:,} sessions (×{sessions / before['sessions']:.1f} data)")
+    if args.save:
+        Path(args.save).write_text(json.dumps({"sessions": sessions, "pages": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,13 @@ class Command(BaseCommand):
             "--sub-accounts", type=int, default=len(SUB_ACCOUNTS), help="how many sub-accounts (bench/alerts.py: 500)"
         )
         parser.add_argument("--no-events", action="store_true", help="skip raw events and classifications")
+        parser.add_argument(
+            "--raw-days",
+            type=int,
+            default=None,
+            help="raw events only for the sessions of the last N days, as raw retention would leave them"
+            " (default: every day)",
+        )
 
     def handle(self, *args: Any, sessions: int, days: int, seed: int, chunk: int, no_events: bool, **kw: Any) -> None:
         rng = random.Random(seed)
@@ -90,6 +97,8 @@ class Command(BaseCommand):
         self.sub_weights = list(itertools.accumulate(1 / (i + 1) for i in range(len(self.subs))))
         now = timezone.now()
         self.now, self.rng, self.days = now, rng, days
+        raw_days = days if kw.get("raw_days") is None else max(0, min(kw["raw_days"], days))
+        self.raw_since = now - timedelta(days=raw_days)
         self.session_roll: Counter = Counter()
         self.session_seconds: Counter = Counter()
         self.answer_delay_ms: Counter = Counter()
@@ -98,7 +107,7 @@ class Command(BaseCommand):
         session_ids = _reserve(Session, sessions)
         if not no_events:  # day partitions for the raw events, rather than the DEFAULT partition
             partitions.ensure_partitions(
-                (now - timedelta(days=days + 1)).astimezone(UTC).date(), now.astimezone(UTC).date()
+                (self.raw_since - timedelta(days=1)).astimezone(UTC).date(), now.astimezone(UTC).date()
             )
         with tqdm(total=sessions, unit="session", disable=kw.get("verbosity", 1) == 0) as bar:
             done = 0
@@ -222,7 +231,7 @@ class Command(BaseCommand):
                 leg_rows.append(leg)
                 if leg_code is not None and not in_progress:
                     self._count_code(end, str(leg_code), leg["direction"], leg["destination_country"], sub)
-            if not events:
+            if not events or start < self.raw_since:
                 continue
             for leg in leg_rows:
                 if in_progress or leg["final_sip_code"] is None:

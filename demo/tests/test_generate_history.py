@@ -1,0 +1,26 @@
+"""generate_history's raw events only where raw retention would leave them (``--raw-days``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Min, Sum
+from django.utils import timezone
+
+from classify.models import CodeRollup, Session, SessionRollup
+from webhooks.models import RawEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_raw_days_keeps_raw_events_for_recent_sessions_only_and_every_session_counted():
+    call_command("generate_history", sessions=300, days=10, raw_days=2, seed=4, chunk=100, verbosity=0)
+    since = timezone.now() - timedelta(days=2, minutes=1)
+    assert Session.objects.filter(start_time__lt=since).exists()
+    assert RawEvent.objects.exists()
+    assert RawEvent.objects.aggregate(first=Min("received_at"))["first"] >= since
+    # Rollups still count every session and final code, raw payloads or not.
+    assert SessionRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] == 300
+    assert CodeRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] >= 300
