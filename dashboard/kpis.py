@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 
 from classify import rules
 from classify.models import FaultSide, OutcomeGroup, Product, SessionRollup
-from dashboard.queries import FAILING_GROUPS, Cause, Window, _bucket_filter
+from dashboard.queries import FAILING_GROUPS, Cause, Window
 
 # RFC 6076 §4.8 SEER: the final responses that show the network delivered the call to the user,
 # whatever the user then did. Busy / no answer without a code are the same user behaviour.
@@ -210,12 +210,11 @@ def totals(window: Window) -> Kpis:
 def totals_and_outcomes(window: Window) -> tuple[Kpis, dict[str, int]]:
     """The window's KPIs and its sessions per outcome group (what the overview tiles show), in
     one read of the rollups."""
-    _, where = _bucket_filter(window)
     names = list(_sums())
     total: dict[str, float] = dict.fromkeys(names, 0)
     outcomes: dict[str, int] = {}
     rows: Iterable[Mapping[str, Any]] = (
-        SessionRollup.objects.filter(where).values("outcome_group").annotate(**_sums()).order_by()
+        SessionRollup.objects.in_window(window).values("outcome_group").annotate(**_sums()).order_by()
     )
     for row in rows:
         outcomes[row["outcome_group"]] = row["sessions"]
@@ -230,9 +229,8 @@ def breakdowns(window: Window, limit: int = 25) -> tuple[Kpis, dict[str, list[Kp
 
     One grouped read over the three dimensions together, folded here: one scan of a week of hour
     buckets instead of four."""
-    _, where = _bucket_filter(window)
     dims = list(BREAKDOWNS)
-    rows = SessionRollup.objects.filter(where).values(*dims).annotate(**_sums()).order_by()
+    rows = SessionRollup.objects.in_window(window).values(*dims).annotate(**_sums()).order_by()
     names = list(_sums())
     total: dict[str, float] = dict.fromkeys(names, 0)
     per: dict[str, dict[str, dict[str, float]]] = {dim: {} for dim in dims}
@@ -284,11 +282,11 @@ def who(window: Window, causes: list[Cause], top: int = 3) -> list[CauseWho]:
         lambda: {"sub": defaultdict(int), "country": defaultdict(int)}
     )
     if sip or err or statuses:
-        _, where = _bucket_filter(window)
         match = Q(primary_sip_code__in=sip) | Q(primary_sip_code__isnull=True, error_code__in=err)
         match |= Q(primary_sip_code__isnull=True, error_code__isnull=True, status__in=statuses)
         rows = (
-            SessionRollup.objects.filter(where, match, outcome_group__in=FAILING_GROUPS)
+            SessionRollup.objects.in_window(window)
+            .filter(match, outcome_group__in=FAILING_GROUPS)
             .values_list("primary_sip_code", "error_code", "status", "sub_account_id", "destination_country")
             .annotate(n=Sum("count"))
             .order_by()

@@ -206,8 +206,7 @@ class Tile:
 
 
 def outcome_counts(window: Window) -> dict[str, int]:
-    _, where = _bucket_filter(window)
-    rows = SessionRollup.objects.filter(where).values("outcome_group").annotate(n=Sum("count"))
+    rows = SessionRollup.objects.in_window(window).values("outcome_group").annotate(n=Sum("count"))
     return {row["outcome_group"]: row["n"] for row in rows}
 
 
@@ -257,12 +256,11 @@ def overview_tiles(window: Window, current: dict[str, int] | None = None) -> lis
 
 def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
     """Sessions per chart bin and outcome group, from the rollups (bins with no sessions included)."""
-    _, where = _bucket_filter(window)
     stride = chart_bin(window)
     origin = datetime(2000, 1, 1, tzinfo=UTC)
     by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = (
-        SessionRollup.objects.filter(where)
+        SessionRollup.objects.in_window(window)
         .annotate(bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)))
         .values("bin", "outcome_group")
         .annotate(n=Sum("count"))
@@ -300,27 +298,24 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
     """
     if window.span <= rollups.MINUTE_READS_WITHIN:
         rows = list(
-            Session.objects.filter(
-                start_time__gte=window.start, start_time__lt=window.end, outcome_group__in=FAILING_GROUPS
-            )
+            Session.objects.started_in(window)
+            .filter(outcome_group__in=FAILING_GROUPS)
             .values("primary_cause_kind", "primary_cause")
             .annotate(n=Count("id"))
             .order_by("-n", "primary_cause")
         )
     else:
-        _, where = _bucket_filter(window)
         rows = [
             {"primary_cause_kind": CauseKind.SIP, "primary_cause": r["sip_code"], "n": r["n"]}
-            for r in CodeRollupModel.objects.filter(where)
+            for r in CodeRollupModel.objects.in_window(window)
             .exclude(sip_class__in=["1xx", "2xx"])
             .values("sip_code")
             .annotate(n=Sum("count"))
         ]
         rows += [
             {"primary_cause_kind": CauseKind.ERROR_CODE, "primary_cause": str(r["error_code"]), "n": r["n"]}
-            for r in Session.objects.filter(
-                error_code__isnull=False, start_time__gte=window.start, start_time__lt=window.end
-            )
+            for r in Session.objects.started_in(window)
+            .filter(error_code__isnull=False)
             .values("error_code")
             .annotate(n=Count("id"))
         ]
@@ -520,67 +515,32 @@ PAGE_SIZE = 50
 SIP_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"]
 
 
-# Up to this many legs, a number search lists the matching sessions by id (see filter_sessions).
-NUMBER_MATCH_LIMIT = 5000
-
-
 def filter_sessions(f: dict[str, Any], *, now: datetime | None = None) -> Any:
     """The session queryset for cleaned filter values (see dashboard.forms.SessionFilterForm)."""
-    qs = Session.objects.filter(start_time__isnull=False)
-    now = now or timezone.now()
     span = SESSION_RANGES.get(f.get("range") or "24h")
-    if f.get("start"):
-        qs = qs.filter(start_time__gte=f["start"])
-    elif span is not None:
-        qs = qs.filter(start_time__gte=now - span)
-    if f.get("end"):
-        qs = qs.filter(start_time__lt=f["end"])
-    for name, lookup in (
-        ("status", "status"),
-        ("outcome", "outcome_group"),
-        ("product", "product"),
-        ("fault_side", "fault_side"),
-    ):
-        if f.get(name):
-            qs = qs.filter(**{lookup: f[name]})
+    start = f.get("start") or ((now or timezone.now()) - span if span is not None else None)
+    qs = Session.objects.filtered(
+        start=start,
+        end=f.get("end"),
+        status=f.get("status", ""),
+        outcome_group=f.get("outcome", ""),
+        product=f.get("product", ""),
+        fault_side=f.get("fault_side", ""),
+        sip_code=f.get("sip_code"),
+        sip_class=f.get("sip_class", ""),
+        error_code=f.get("error_code"),
+        anomaly=f.get("anomaly", ""),
+        direction=f.get("direction", ""),
+        country=f.get("country", ""),
+        number=f.get("number", ""),
+        number_exact=bool(f.get("number_exact")),
+    )
     if f.get("sub_account"):
         qs = qs.filter(filters.sub_account_q(f["sub_account"]))
-    if f.get("sip_code") is not None:
-        qs = qs.filter(primary_sip_code=f["sip_code"])
-    if f.get("sip_class"):
-        digit = int(f["sip_class"][0])
-        qs = qs.filter(primary_sip_code__gte=digit * 100, primary_sip_code__lte=digit * 100 + 99)
-    if f.get("error_code") is not None:
-        qs = qs.filter(error_code=f["error_code"])
-    if f.get("anomaly"):
-        qs = qs.filter(anomalies__contains=[f["anomaly"]])
     if f.get("note"):
         notes = SessionNote.objects.filter(session_id=OuterRef("session_id"))
         qs = qs.filter(Exists(notes if f["note"] == "any" else notes.filter(label=f["note"])))
-    leg_filter = Q()
-    if f.get("direction"):
-        leg_filter &= Q(direction=f["direction"])
-    if f.get("country"):
-        leg_filter &= Q(destination_country=f["country"].upper())
-    if f.get("number") and f.get("number_exact"):
-        number = "".join(f["number"].split())  # "+65 9123 4567" as stored: "+6591234567"
-        variants = {number, number if number.startswith("+") else f"+{number}"}
-        leg_filter &= Q(source__in=variants) | Q(destination__in=variants)
-    elif f.get("number"):
-        digits = f["number"].strip()
-        leg_filter &= Q(source__contains=digits) | Q(destination__contains=digits)
-    if not leg_filter:
-        return qs
-    if f.get("number"):
-        # A number fragment usually belongs to a handful of legs: find them through the trigram
-        # indexes first (migration classify 0004). Left to itself the planner walks every session
-        # in the range and checks its legs one by one. A fragment matching too many legs keeps
-        # the EXISTS below, which finds a page quickly precisely because matches are everywhere.
-        session_ids = list(CallLeg.objects.filter(leg_filter).values_list("session_id", flat=True)[:NUMBER_MATCH_LIMIT])
-        if len(session_ids) < NUMBER_MATCH_LIMIT:
-            return qs.filter(pk__in=set(session_ids))
-    # EXISTS, not a join: a session with two matching legs is still one row.
-    return qs.filter(Exists(CallLeg.objects.filter(leg_filter, session=OuterRef("pk"))))
+    return qs
 
 
 @dataclass
@@ -897,8 +857,7 @@ class CodeLine:
 
 
 def _code_counts(window: Window, extra: Q | None = None) -> dict[tuple[str, str], int]:
-    _, where = _bucket_filter(window)
-    qs = CodeRollupModel.objects.filter(where)
+    qs = CodeRollupModel.objects.in_window(window)
     if extra is not None:
         qs = qs.filter(extra)
     return {
@@ -955,8 +914,7 @@ def code_splits(window: Window, code: str | None, limit: int = 10) -> dict[str, 
     One grouped read of the rollup, folded three ways in Python: cheaper than six GROUP BYs
     over the same rows for a week of hour buckets.
     """
-    _, where = _bucket_filter(window)
-    qs = CodeRollupModel.objects.filter(where)
+    qs = CodeRollupModel.objects.in_window(window)
     if code:
         qs = qs.filter(sip_code=code)
     rows = qs.values_list(*SPLITS, "sip_code", "sip_class").annotate(n=Sum("count")).order_by()
@@ -1024,7 +982,8 @@ def troubleshooting(window: Window) -> dict[str, Any]:
             }
         )
     error_counts = dict(
-        Session.objects.filter(error_code__isnull=False, start_time__gte=window.start, start_time__lt=window.end)
+        Session.objects.started_in(window)
+        .filter(error_code__isnull=False)
         .values_list("error_code")
         .annotate(n=Count("id"))
         .order_by()
@@ -1086,7 +1045,7 @@ def pending_backlog() -> dict[str, Any]:
     received or, when a repeat delivery sent a classified event back (processed_at set), since
     that delivery: an old event re-sent today is not a stuck queue.
     """
-    pending = RawEvent.objects.filter(state=EventState.PENDING)
+    pending = RawEvent.objects.pending()
     head = pending.order_by("id").values_list("received_at", "last_delivered_at", "processed_at").first()
     age = 0.0
     if head:
