@@ -729,15 +729,18 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
         )
 
     labels = anomaly_labels()
-    timeline, latest = [], None
+    timeline = []
+    # Out of order: it arrived after an event that happened later than it did, the classifier's
+    # rule (classify/rules.py out_of_order_ids) over the events whose time is known.
+    late = rules.arrived_out_of_order(
+        (raw.id, cls.event_time)
+        for raw in events
+        if (cls := getattr(raw, "eventclassification", None)) and cls.event_time
+    )
     for raw in events:
         cls = getattr(raw, "eventclassification", None)
         event_time = cls.event_time if cls else None
-        # Out of order: it arrived after an event that happened later than it did. A second of
-        # slack, because summaries carry whole seconds while call status events carry milliseconds.
-        out_of_order = bool(event_time and latest and event_time < latest - timedelta(seconds=1))
-        if event_time and (latest is None or event_time > latest):
-            latest = event_time
+        out_of_order = raw.id in late
         body = raw.body if full_numbers else mask_payload(raw.body)
         timeline.append(
             TimelineEntry(
