@@ -34,6 +34,7 @@ from reference.models import (
     TroubleshootingEntry,
     VoiceErrorCode,
 )
+from reference.snapshot import unknown_code_reason
 from retention import disk
 from webhooks.masking import mask_payload, show_number
 from webhooks.models import EventState, RawEvent, ReceiverTally
@@ -348,7 +349,7 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
                     ref.get_responsibility_display(),
                 )
             else:
-                reason = f"Unknown {rules.sip_class(int(cause))} code"
+                reason = unknown_code_reason(int(cause))
             query, anchor = f"sip_code={cause}", f"code-{cause}"
         elif kind == CauseKind.ERROR_CODE and _is_int(cause):
             ref_err = errors.get(int(cause))
@@ -792,14 +793,14 @@ def _guidance(session: Session, refs: dict[int, SipCode], troubleshooting_ids: s
         ref = refs.get(code)
         troubleshooting = list(entries.filter(Q(sip_codes=code) | Q(id__in=troubleshooting_ids)).distinct())
         if ref is None:
-            sip_class = SipClass.objects.filter(digit=code // 100).first() if 100 <= code <= 699 else None
+            sip_class = SipClass.objects.for_code(code)
+            fallback = sip_class.fallback_for(code) if sip_class else None
             return Guidance(
                 f"SIP {code} (not in the reference)",
-                f"{code} is not in the reference"
-                + (f"; it is treated as a {sip_class.name.lower()}." if sip_class else "; it is not a valid SIP code."),
-                sip_class.meaning if sip_class else "",
+                fallback.explanation if fallback else f"{code} is not in the reference; it is not a valid SIP code.",
+                fallback.description if fallback else "",
                 "",
-                retry_label(sip_class.default_retry_advice) if sip_class else "",
+                retry_label(fallback.retry_advice) if fallback else "",
                 "",
                 f"q={code}",
                 troubleshooting,
