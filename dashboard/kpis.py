@@ -17,7 +17,9 @@ from django.db.models.functions import Coalesce
 
 from classify import rules
 from classify.models import FaultSide, OutcomeGroup, Product, SessionRollup
-from dashboard.queries import FAILING_GROUPS, Cause, Window
+from dashboard.reads.common import FAILING_GROUPS, is_int
+from dashboard.reads.overview import Cause
+from dashboard.timerange import Window
 
 # RFC 6076 §4.8 SEER: the final responses that show the network delivered the call to the user,
 # whatever the user then did. Busy / no answer without a code are the same user behaviour.
@@ -264,7 +266,7 @@ class CauseWho:
 
 def cause_side(cause: Cause) -> str:
     """The fault side of a cause, the classifier's way (classify/rules.py ``fault_side``)."""
-    number = int(cause.cause) if _is_int(cause.cause) else None
+    number = int(cause.cause) if is_int(cause.cause) else None
     if cause.kind == "sip":
         return rules.fault_side(sip_code=number)
     if cause.kind == "error_code":
@@ -275,8 +277,8 @@ def cause_side(cause: Cause) -> str:
 def who(window: Window, causes: list[Cause], top: int = 3) -> list[CauseWho]:
     """Each cause with its top sub-accounts and destination countries, from the session rollups
     (one grouped read for all causes)."""
-    sip = {int(c.cause) for c in causes if c.kind == "sip" and _is_int(c.cause)}
-    err = {int(c.cause) for c in causes if c.kind == "error_code" and _is_int(c.cause)}
+    sip = {int(c.cause) for c in causes if c.kind == "sip" and is_int(c.cause)}
+    err = {int(c.cause) for c in causes if c.kind == "error_code" and is_int(c.cause)}
     statuses = {c.cause for c in causes if c.kind == "status"}
     found: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(
         lambda: {"sub": defaultdict(int), "country": defaultdict(int)}
@@ -309,11 +311,3 @@ def who(window: Window, causes: list[Cause], top: int = 3) -> list[CauseWho]:
 
         result.append(CauseWho(cause, cause_side(cause), ranked(seen["sub"]), ranked(seen["country"])))
     return result
-
-
-def _is_int(value: str) -> bool:
-    try:
-        int(value)
-    except (TypeError, ValueError):
-        return False
-    return True

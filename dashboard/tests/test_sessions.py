@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
-from dashboard.queries import PAGE_SIZE
+from dashboard.reads.sessions import PAGE_SIZE
 from dashboard.tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
