@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -109,6 +110,35 @@ def _webhook_url(request: HtmxHttpRequest) -> str:
     return settings.SIPDESK_WEBHOOK_PUBLIC_URL or request.build_absolute_uri(WEBHOOK_PATH)
 
 
+# The overview's tiles (dashboard/reads/overview.py): name, css tone, and what a rise means for
+# its colour ("bad", "good" or "neutral" for volume).
+TILES = {
+    "sessions": ("Sessions", "neutral", "neutral"),
+    "answered": ("Answered", "answered", "good"),
+    "not_answered": ("Not answered", "not_answered", "bad"),
+    "failed": ("Failed + error", "failed", "bad"),
+}
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    tone: str
+    rising: str
+    value: str
+    change: float | None
+    unit: str
+    week_change: float | None
+
+
+def _tile(figures: overview_reads.Tile) -> Tile:
+    if figures.key == "sessions":
+        value = f"{int(figures.value or 0):,}"
+    else:
+        value = "–" if figures.value is None else f"{figures.value}%"
+    return Tile(*TILES[figures.key], value, figures.change, figures.unit, figures.week_change)
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
@@ -125,7 +155,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     totals, outcomes = kpis.totals_and_outcomes(window)
     context = {
         **window_ui,
-        "tiles": overview_reads.overview_tiles(window, outcomes),
+        "tiles": [_tile(t) for t in overview_reads.overview_tiles(window, outcomes)],
         "kpis": totals,
         "chart": charts.outcome_chart(
             overview_reads.outcome_series(window), link=_chart_links(window, overview_reads.chart_bin(window))
@@ -283,6 +313,9 @@ def session(request: HtmxHttpRequest, session_id: str | None = None, pk: int | N
     return _render(request, "dashboard/session_detail.html", "session-body", context)
 
 
+SPLIT_TITLES = {"direction": "Direction", "destination_country": "Destination country", "sub_account_id": "Sub-account"}
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
@@ -304,7 +337,7 @@ def codes(request: HtmxHttpRequest) -> HttpResponse:
             # Each bar opens the sessions whose final code it is, over the same window.
             link=lambda code: f"{sessions_url}?sip_code={code}&{window.sessions_query}" if code.isdigit() else "",
         ),
-        "splits": [(code_reads.SPLITS[k], k, rows) for k, rows in code_reads.code_splits(window, focus).items()],
+        "splits": [(SPLIT_TITLES[k], k, rows) for k, rows in code_reads.code_splits(window, focus).items()],
         # Checked here, not only in the template: the link is for reference admins.
         "extra_query": f"&code={quote(focus)}" if focus else "",
         "can_add_code": request.user.has_perm("reference.add_sipcode"),

@@ -78,7 +78,7 @@ def code_breakdown(window: Window) -> tuple[list[CodeLine], list[CodeLine], int]
     return known, unknown, total
 
 
-SPLITS = {"direction": "Direction", "destination_country": "Destination country", "sub_account_id": "Sub-account"}
+SPLITS = ("direction", "destination_country", "sub_account_id")  # the code rollup's columns
 
 
 def code_splits(window: Window, code: str | None, limit: int = 10) -> dict[str, list[dict[str, Any]]]:

@@ -68,13 +68,21 @@ def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
 
 @dataclass
 class Tile:
-    label: str
-    value: str
+    """One overview tile's figures; the view names and colours it (dashboard/views.py ``TILES``)."""
+
+    key: str  # "sessions", or the outcome share it shows: a key of TILE_GROUPS
+    value: float | None  # "sessions": how many; otherwise the share in percent (None: no sessions)
     change: float | None  # percent change (count) or percentage points (rates)
     unit: str  # "%" or "pp"
-    tone: str  # css modifier
     week_change: float | None = None  # the same, against the same window a week earlier
-    rising: str = "bad"  # what a rise means, for its colour: "bad", "good" or "neutral" (volume)
+
+
+# The outcome groups each share tile counts.
+TILE_GROUPS: dict[str, list[OutcomeGroup]] = {
+    "answered": [OutcomeGroup.ANSWERED],
+    "not_answered": [OutcomeGroup.NOT_ANSWERED],
+    "failed": [OutcomeGroup.FAILED, OutcomeGroup.ERROR],
+}
 
 
 def outcome_counts(window: Window) -> dict[str, int]:
@@ -83,7 +91,9 @@ def outcome_counts(window: Window) -> dict[str, int]:
 
 
 def overview_tiles(window: Window, current: dict[str, int] | None = None) -> list[Tile]:
-    """``current``: the window's outcome counts when the caller has read them already."""
+    """Sessions, then each outcome share, against the window before and a week earlier.
+
+    ``current``: the window's outcome counts when the caller has read them already."""
     now = outcome_counts(window) if current is None else current
     before = outcome_counts(window.previous())
     week = outcome_counts(window.week_earlier())
@@ -95,32 +105,19 @@ def overview_tiles(window: Window, current: dict[str, int] | None = None) -> lis
     def delta(a: float | None, b: float | None) -> float | None:
         return round(a - b, 1) if a is not None and b is not None else None
 
-    tiles = [
-        Tile(
-            "Sessions",
-            f"{total:,}",
-            round(100.0 * (total - prev_total) / prev_total, 1) if prev_total else None,
-            "%",
-            "neutral",
-            week_change=round(100.0 * (total - week_total) / week_total, 1) if week_total else None,
-            rising="neutral",
-        )
-    ]
-    for label, groups, tone, rising in (
-        ("Answered", [OutcomeGroup.ANSWERED], "answered", "good"),
-        ("Not answered", [OutcomeGroup.NOT_ANSWERED], "not_answered", "bad"),
-        ("Failed + error", [OutcomeGroup.FAILED, OutcomeGroup.ERROR], "failed", "bad"),
-    ):
+    def growth(then: int) -> float | None:
+        return round(100.0 * (total - then) / then, 1) if then else None
+
+    tiles = [Tile("sessions", total, growth(prev_total), "%", week_change=growth(week_total))]
+    for key, groups in TILE_GROUPS.items():
         share = rate(now, groups, total)
         tiles.append(
             Tile(
-                label,
-                "–" if share is None else f"{share}%",
+                key,
+                share,
                 delta(share, rate(before, groups, prev_total)),
                 "pp",
-                tone,
                 week_change=delta(share, rate(week, groups, week_total)),
-                rising=rising,
             )
         )
     return tiles
@@ -131,15 +128,15 @@ def overview_tiles(window: Window, current: dict[str, int] | None = None) -> lis
 
 @dataclass
 class Cause:
-    kind: str
-    cause: str
+    """A primary cause of failing sessions; its links are the template's (dashboard/templatetags)."""
+
+    kind: str  # a CauseKind value
+    cause: str  # "486", "-2004", a status; "" when none was recorded
     count: int
     share: float | None
     reason: str
     retry: str
     responsibility: str
-    sessions_url_query: str
-    guidance_anchor: str
 
 
 def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
@@ -161,7 +158,6 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
     for row in rows:
         kind, cause = row["primary_cause_kind"], row["primary_cause"]
         reason = retry = responsibility = ""
-        query, anchor = f"status={cause}", ""
         if kind == CauseKind.SIP and is_int(cause):
             ref = codes.get(int(cause))
             if ref:
@@ -172,7 +168,6 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
                 )
             else:
                 reason = unknown_code_reason(int(cause))
-            query, anchor = f"sip_code={cause}", f"code-{cause}"
         elif kind == CauseKind.ERROR_CODE and is_int(cause):
             ref_err = errors.get(int(cause))
             if ref_err:
@@ -181,11 +176,7 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
                     ref_err.get_retry_advice_display(),
                     ref_err.get_responsibility_display(),
                 )
-            query, anchor = f"error_code={cause}", f"error-{cause}"
-        elif not cause:
-            cause, reason = "—", "No cause recorded yet"
-            query = ""
-        causes.append(Cause(kind, cause, row["n"], pct(row["n"], total), reason, retry, responsibility, query, anchor))
+        causes.append(Cause(kind, cause, row["n"], pct(row["n"], total), reason, retry, responsibility))
     return causes
 
 

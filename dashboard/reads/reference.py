@@ -28,17 +28,21 @@ _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 def troubleshooting(window: Window) -> dict[str, Any]:
     counts = counts_by_code(window)
-    entries, anchored = [], set()
+    entries, listed = [], set()
     for entry in TroubleshootingEntry.objects.prefetch_related("sip_codes"):
         codes: list[dict[str, Any]] = []
         for c in entry.sip_codes.all():
-            # A code listed under two entries counts in each; its page anchor (#code-487, linked
-            # from the overview) goes to the first, so no id appears twice.
-            anchor = f"code-{c.code}" if c.code not in anchored else f"entry-{entry.id}-code-{c.code}"
-            anchored.add(c.code)
+            # A code listed under two entries counts in each; "first" marks its first listing, which
+            # the page gives the code's anchor (#code-487, linked from the overview).
             codes.append(
-                {"code": c.code, "reason": c.reason_phrase, "count": counts.get(str(c.code), 0), "anchor": anchor}
+                {
+                    "code": c.code,
+                    "reason": c.reason_phrase,
+                    "count": counts.get(str(c.code), 0),
+                    "first": c.code not in listed,
+                }
             )
+            listed.add(c.code)
         severities = [SEVERITY_BY_FAULT_SIDE[rules.fault_side(sip_code=c["code"])] for c in codes] or ["info"]
         entries.append(
             {

@@ -53,7 +53,7 @@ class Guidance:
     common_cause: str
     retry: str
     responsibility: str
-    reference_url_query: str
+    reference_q: str  # what to search the reference for
     troubleshooting: list[TroubleshootingEntry] = field(default_factory=list)
 
 
@@ -222,7 +222,7 @@ def _guidance(session: Session, refs: dict[int, SipCode], troubleshooting_ids: s
             "",
             err.get_retry_advice_display() if err else "",
             err.get_responsibility_display() if err else "",
-            f"q={cause}",
+            cause,
             list(entries.filter(id__in=troubleshooting_ids)),
         )
     if kind == CauseKind.STATUS and cause:
@@ -234,7 +234,7 @@ def _guidance(session: Session, refs: dict[int, SipCode], troubleshooting_ids: s
             "",
             retry_label(session.retry_advice),
             session.responsibility.replace("_", " "),
-            f"q={cause}",
+            cause,
             list(entries.filter(id__in=troubleshooting_ids)),
         )
     return None
@@ -251,7 +251,7 @@ def _sip_guidance(code: int, ref: SipCode | None, troubleshooting: list[Troubles
             "",
             retry_label(fallback.retry_advice) if fallback else "",
             "",
-            f"q={code}",
+            str(code),
             troubleshooting,
         )
     return Guidance(
@@ -261,6 +261,6 @@ def _sip_guidance(code: int, ref: SipCode | None, troubleshooting: list[Troubles
         ref.common_cause,
         ref.get_retry_advice_display(),
         ref.get_responsibility_display(),
-        f"q={code}",
+        str(code),
         troubleshooting,
     )
