@@ -35,13 +35,12 @@ from alerts.models import (
 )
 from classify.models import SessionRollup
 from products.models import OperationalStatus, VirtualNumber
-from webhooks.models import EventState, RawEvent
+from webhooks.models import RawEvent
 
 log = logging.getLogger(__name__)
 
 # Table names from the models, for the raw SQL below.
 _ROLLUPS = SessionRollup._meta.db_table
-_RAW = RawEvent._meta.db_table
 _STATES, _RULES = AlertState._meta.db_table, AlertRule._meta.db_table
 
 SPARKLINE_POINTS = 60
@@ -254,12 +253,8 @@ def _reading(rule: AlertRule, key: str, finished: int, matching: int, total: int
 def backlog_age(now: datetime) -> Reading:
     """Seconds since the oldest event still waiting for classification arrived (0: none).
     One row through the pending partial index; no event is read."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT received_at FROM {_RAW} WHERE state = '{EventState.PENDING.value}' ORDER BY id LIMIT 1"  # noqa: S608
-        )
-        row = cursor.fetchone()
-    age = max((now - row[0]).total_seconds(), 0.0) if row else 0.0
+    oldest = RawEvent.objects.pending().order_by("id").values_list("received_at", flat=True).first()
+    age = max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
     return Reading("", age, 0)
 
 
