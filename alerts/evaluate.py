@@ -33,9 +33,15 @@ from alerts.models import (
     Per,
     Status,
 )
+from classify.models import SessionRollup
 from products.models import OperationalStatus, VirtualNumber
+from webhooks.models import RawEvent
 
 log = logging.getLogger(__name__)
+
+# Table names from the models, for the raw SQL below.
+_ROLLUPS = SessionRollup._meta.db_table
+_STATES, _RULES = AlertState._meta.db_table, AlertRule._meta.db_table
 
 SPARKLINE_POINTS = 60
 EVALUATION_LOCK_KEY = 0x51D0_0013  # pg advisory lock: one evaluation cycle at a time
@@ -181,7 +187,7 @@ def read_window(rules: list[AlertRule], window: Window) -> dict[int, dict[str, t
     ]
     params = [p for _, ps in numerators for p in ps]
     sql = (
-        f"SELECT {', '.join(select)} FROM classify_sessionrollup"  # noqa: S608 - columns from constants
+        f"SELECT {', '.join(select)} FROM {_ROLLUPS}"  # noqa: S608 - columns and names from constants
         " WHERE bucket_size = 'minute' AND bucket_start >= %s AND bucket_start < %s"
         f" GROUP BY GROUPING SETS ({grouping})"
     )
@@ -212,7 +218,7 @@ def seed_keys(rule: AlertRule, window: Window) -> set[str]:
     scope_sql, scope_params = _scope_sql(rule)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT {PER_COLUMN[rule.per]} FROM classify_sessionrollup WHERE bucket_size = 'hour'"  # noqa: S608
+            f"SELECT DISTINCT {PER_COLUMN[rule.per]} FROM {_ROLLUPS} WHERE bucket_size = 'hour'"  # noqa: S608
             f" AND bucket_start >= %s AND bucket_start < %s{scope_sql}",
             [window.start - timedelta(days=1), window.start, *scope_params],
         )
@@ -247,10 +253,8 @@ def _reading(rule: AlertRule, key: str, finished: int, matching: int, total: int
 def backlog_age(now: datetime) -> Reading:
     """Seconds since the oldest event still waiting for classification arrived (0: none).
     One row through the pending partial index; no event is read."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT received_at FROM webhooks_rawevent WHERE state = 'pending' ORDER BY id LIMIT 1")
-        row = cursor.fetchone()
-    age = max((now - row[0]).total_seconds(), 0.0) if row else 0.0
+    oldest = RawEvent.objects.pending().order_by("id").values_list("received_at", flat=True).first()
+    age = max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
     return Reading("", age, 0)
 
 
@@ -280,7 +284,7 @@ def top_causes(rule: AlertRule, key: str, window: Window, limit: int = 3) -> lis
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(primary_sip_code::text, error_code::text, status), sum(count)"  # noqa: S608
-            " FROM classify_sessionrollup WHERE bucket_size = 'minute' AND bucket_start >= %s AND bucket_start < %s"
+            f" FROM {_ROLLUPS} WHERE bucket_size = 'minute' AND bucket_start >= %s AND bucket_start < %s"
             f" AND outcome_group NOT IN ('answered', 'in_progress'){scope_sql} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
             [window.start, window.end, *params, limit],
         )
@@ -325,8 +329,8 @@ STATE_COLUMNS = [*LOADED_COLUMNS, "changed_at"]
 def _load_states() -> dict[tuple[int, str], StateRow]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join('s.' + c for c in LOADED_COLUMNS)} FROM alerts_alertstate s"  # noqa: S608 - constants
-            " JOIN alerts_alertrule r ON r.id = s.rule_id WHERE r.enabled"
+            f"SELECT {', '.join('s.' + c for c in LOADED_COLUMNS)} FROM {_STATES} s"  # noqa: S608 - constants
+            f" JOIN {_RULES} r ON r.id = s.rule_id WHERE r.enabled"
         )
         return {(row[0], row[1]): StateRow(*row) for row in cursor.fetchall()}
 
@@ -406,7 +410,7 @@ def evaluate_all(now: datetime | None = None) -> CycleResult:
         if forgotten:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "DELETE FROM alerts_alertstate WHERE (rule_id, key) IN"
+                    f"DELETE FROM {_STATES} WHERE (rule_id, key) IN"  # noqa: S608 - model metadata
                     " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
                     [[r for r, _ in forgotten], [k for _, k in forgotten]],
                 )
@@ -493,7 +497,7 @@ def _write_states(rows: list[StateRow], now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS alert_state_stage ON COMMIT DELETE ROWS AS"  # noqa: S608 - constants
-            f" SELECT {', '.join(stage_columns)} FROM alerts_alertstate WITH NO DATA"
+            f" SELECT {', '.join(stage_columns)} FROM {_STATES} WITH NO DATA"
         )
         cursor.execute("DELETE FROM alert_state_stage")
         with cursor.copy(f"COPY alert_state_stage ({', '.join(stage_columns)}) FROM STDIN") as copy:
@@ -503,14 +507,14 @@ def _write_states(rows: list[StateRow], now: datetime) -> None:
                     s.fired_event_id, s.changed_at or (now if s.new else None), now,
                 ])  # fmt: skip
         updates = ", ".join(
-            f"{c} = coalesce(EXCLUDED.{c}, alerts_alertstate.{c})" if c == "changed_at" else f"{c} = EXCLUDED.{c}"
+            f"{c} = coalesce(EXCLUDED.{c}, {_STATES}.{c})" if c == "changed_at" else f"{c} = EXCLUDED.{c}"
             for c in stage_columns
             if c not in ("rule_id", "key")
         )
         cursor.execute(
-            f"INSERT INTO alerts_alertstate ({', '.join(stage_columns)}, recent)"  # noqa: S608 - constants
+            f"INSERT INTO {_STATES} ({', '.join(stage_columns)}, recent)"  # noqa: S608 - constants
             f" SELECT {', '.join(stage_columns)}, jsonb_build_array(value) FROM alert_state_stage"
             f" ON CONFLICT (rule_id, key) DO UPDATE SET {updates}, recent = (CASE WHEN"
-            f" jsonb_array_length(alerts_alertstate.recent) >= {SPARKLINE_POINTS}"
-            " THEN alerts_alertstate.recent - 0 ELSE alerts_alertstate.recent END) || jsonb_build_array(EXCLUDED.value)"
+            f" jsonb_array_length({_STATES}.recent) >= {SPARKLINE_POINTS}"
+            f" THEN {_STATES}.recent - 0 ELSE {_STATES}.recent END) || jsonb_build_array(EXCLUDED.value)"
         )

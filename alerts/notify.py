@@ -38,6 +38,7 @@ from alerts.models import (
 log = logging.getLogger(__name__)
 
 SENDING_LEASE = timedelta(minutes=10)
+_NOTIFICATIONS = Notification._meta.db_table
 FIRST_BACKOFF = timedelta(seconds=30)
 # The sessions list's filter names (dashboard.forms.SessionFilterForm) for a rule's scope.
 SESSION_FILTER = {"sub_account": "sub_account", "product": "product", "country": "country", "direction": "direction"}
@@ -122,7 +123,7 @@ def claim(notification_id: int, now: datetime | None = None) -> Notification | N
     now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE alerts_notification SET status = %s, claimed_at = %s, attempts = attempts + 1"
+            f"UPDATE {_NOTIFICATIONS} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - model metadata
             " WHERE id = %s AND ((status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
             " OR (status = %s AND claimed_at < %s)) RETURNING id",
             [
@@ -186,7 +187,7 @@ def due_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
     now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id FROM alerts_notification WHERE (status = %s"
+            f"SELECT id FROM {_NOTIFICATIONS} WHERE (status = %s"  # noqa: S608 - model metadata
             " AND (next_attempt_at IS NULL OR next_attempt_at <= %s) AND created_at <= %s)"
             " OR (status = %s AND claimed_at < %s) ORDER BY id LIMIT %s",
             [

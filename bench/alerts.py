@@ -64,11 +64,10 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.db import connection
 
     from alerts.evaluate import evaluate_all
     from alerts.models import AlertEvent, AlertRule, AlertState
-    from classify.models import Session
+    from classify.models import Session, SessionRollup
 
     rng = random.Random(13)
     subs = sorted(set(Session.objects.order_by().values_list("sub_account_id", flat=True).distinct()))
@@ -92,11 +91,8 @@ def main() -> None:
             rule.sub_account = rng.choice(subs)
         rules.append(rule)
     AlertRule.objects.bulk_create(rules)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM classify_session")
-        sessions = cursor.fetchone()[0]
-        cursor.execute("SELECT count(*) FROM classify_sessionrollup WHERE bucket_size = 'minute'")
-        minute_rows = cursor.fetchone()[0]
+    sessions = Session.objects.count()
+    minute_rows = SessionRollup.objects.filter(bucket_size="minute").count()
     print(f"{sessions:,} sessions, {len(subs)} sub-accounts, {minute_rows:,} minute rollup rows, 200 rules")
 
     from django.utils import timezone

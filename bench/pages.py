@@ -46,7 +46,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from classify.models import CallLeg, Session  # noqa: E402
-from dashboard.queries import CUSTOM_WINDOW, Window  # noqa: E402
+from dashboard.timerange import CUSTOM_WINDOW, Window  # noqa: E402
 
 TARGET_LIST_MS, TARGET_SESSION_MS = 150, 50
 

@@ -101,10 +101,14 @@ def main() -> None:
 
 def _one_day(connection, day: int, day_start: datetime, sessions: int) -> None:
     """One day of sessions, legs, raw events and classifications, written set-wise in SQL."""
+    from classify.models import CallLeg, EventClassification, Session
+    from webhooks.models import RawEvent
+
+    _S, _L, _R, _E = (m._meta.db_table for m in (Session, CallLeg, RawEvent, EventClassification))
     payload = json.dumps({"padding": "x" * 450})
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO classify_session (session_id, sub_account_id, product, status, outcome_group, start_time,"
+            f"INSERT INTO {_S} (session_id, sub_account_id, product, status, outcome_group, start_time,"  # noqa: S608 - model metadata
             " end_time, duration_seconds, primary_cause, primary_cause_kind, primary_sip_code, error_code,"
             " anomalies, first_event_at, last_event_at, summary_received, rollup_at, updated_at,"
             " fault_side, destination_country, direction, last_action, client_request_id, client_batch_id,"
@@ -117,16 +121,16 @@ def _one_day(connection, day: int, day_start: datetime, sessions: int) -> None:
             {"day": day, "start": day_start, "n": sessions},
         )
         cursor.execute(
-            "INSERT INTO classify_callleg (session_id, call_id, leg_key, direction, call_type, source, destination,"
+            f"INSERT INTO {_L} (session_id, call_id, leg_key, direction, call_type, source, destination,"  # noqa: S608 - model metadata
             " source_country, destination_country, status, final_status, final_sip_code, initiated_at,"
             " duration_seconds, source_ref_id, destination_ref_id)"
             " SELECT id, session_id || '-a', 'callA', 'OUTBOUND', 'PSTN', '+6568332048', '+6591234567', 'SG', 'SG',"
             " 'CALL_DISCONNECTED', 'COMPLETED', 200, start_time, 30, '', ''"
-            " FROM classify_session WHERE session_id LIKE %(prefix)s",
+            f" FROM {_S} WHERE session_id LIKE %(prefix)s",
             {"prefix": f"d{day}-%"},
         )
         cursor.execute(
-            "WITH raw AS (INSERT INTO webhooks_rawevent (received_at, event_type, dedupe_key, session_id, call_id,"
+            f"WITH raw AS (INSERT INTO {_R} (received_at, event_type, dedupe_key, session_id, call_id,"  # noqa: S608 - model metadata
             " sub_account_id, body, remote_addr, user_agent, content_length, deliveries, last_delivered_at, state,"
             " attempts, last_error, processed_at)"
             " SELECT s.start_time + k * interval '10 s', 'CALL_STATUS', 'CALL_STATUS:' || s.session_id || ':' || k,"
@@ -134,14 +138,14 @@ def _one_day(connection, day: int, day_start: datetime, sessions: int) -> None:
             " jsonb_build_object('eventType', 'CALL_STATUS', 'payload', jsonb_build_object('sessionId', s.session_id,"
             "   'eventId', s.session_id || ':' || k, 'callStatus', 'CALL_DISCONNECTED')) || %(payload)s::jsonb,"
             " '52.220.253.234', '8x8', 700, 1, s.start_time, 'processed', 1, '', s.start_time"
-            " FROM classify_session s CROSS JOIN generate_series(0, 2) k WHERE s.session_id LIKE %(prefix)s"
+            f" FROM {_S} s CROSS JOIN generate_series(0, 2) k WHERE s.session_id LIKE %(prefix)s"
             " RETURNING id, session_id, received_at)"
-            " INSERT INTO classify_eventclassification (event_id, session_id, call_leg_id, event_time, call_status,"
+            f" INSERT INTO {_E} (event_id, session_id, call_leg_id, event_time, call_status,"
             " sip_code, sip_code_raw, sip_class, is_final, outcome_group, retry_advice, responsibility,"
             " troubleshooting_ids, anomalies, classified_at)"
             " SELECT raw.id, s.id, NULL, raw.received_at, 'CALL_DISCONNECTED', 200, '200', '2xx', true, 'answered',"
             " '', '', '[]'::jsonb, '[]'::jsonb, raw.received_at"
-            " FROM raw JOIN classify_session s ON s.session_id = raw.session_id",
+            f" FROM raw JOIN {_S} s ON s.session_id = raw.session_id",
             {"prefix": f"d{day}-%", "payload": payload},
         )
 

@@ -5,8 +5,22 @@ classifications and rollups. Everything here can be rebuilt from ``webhooks.RawE
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+
+
+class Span(Protocol):
+    """A stretch of time a read covers: a page's window (dashboard/timerange.py) or any object
+    with a start and an end. The models take it as it is, so nothing here imports a page."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime: ...
 
 
 class Product(models.TextChoices):
@@ -55,6 +69,93 @@ class CauseKind(models.TextChoices):
     NONE = "none", "None"
 
 
+# Up to this many legs, a number search lists the matching sessions by id (SessionQuerySet.with_leg).
+NUMBER_MATCH_LIMIT = 5000
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def started_in(self, span: Span) -> SessionQuerySet:
+        """Sessions that started in [start, end)."""
+        return self.filter(start_time__gte=span.start, start_time__lt=span.end)
+
+    def filtered(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        status: str = "",
+        outcome_group: str = "",
+        product: str = "",
+        fault_side: str = "",
+        sip_code: int | None = None,
+        sip_class: str = "",
+        error_code: int | None = None,
+        anomaly: str = "",
+        direction: str = "",
+        country: str = "",
+        number: str = "",
+        number_exact: bool = False,
+    ) -> SessionQuerySet:
+        """Started sessions matching every value given (an empty value does not filter): what the
+        sessions list and its CSV show. ``sip_code`` is the primary SIP code; ``sip_class`` is
+        "4xx"-style. Direction, country and number are one leg's."""
+        qs = self.filter(start_time__isnull=False)
+        if start:
+            qs = qs.filter(start_time__gte=start)
+        if end:
+            qs = qs.filter(start_time__lt=end)
+        for lookup, value in (
+            ("status", status),
+            ("outcome_group", outcome_group),
+            ("product", product),
+            ("fault_side", fault_side),
+        ):
+            if value:
+                qs = qs.filter(**{lookup: value})
+        if sip_code is not None:
+            qs = qs.filter(primary_sip_code=sip_code)
+        if sip_class:
+            digit = int(sip_class[0])
+            qs = qs.filter(primary_sip_code__gte=digit * 100, primary_sip_code__lte=digit * 100 + 99)
+        if error_code is not None:
+            qs = qs.filter(error_code=error_code)
+        if anomaly:
+            qs = qs.filter(anomalies__contains=[anomaly])
+        return qs.with_leg(direction=direction, country=country, number=number, number_exact=number_exact)
+
+    def with_leg(
+        self, *, direction: str = "", country: str = "", number: str = "", number_exact: bool = False
+    ) -> SessionQuerySet:
+        """Sessions with one leg matching all of these. ``number`` is a fragment of the source or
+        destination, or with ``number_exact`` the whole number however it was typed."""
+        leg_filter = Q()
+        if direction:
+            leg_filter &= Q(direction=direction)
+        if country:
+            leg_filter &= Q(destination_country=country.upper())
+        if number and number_exact:
+            whole = "".join(number.split())  # "+65 9123 4567" as stored: "+6591234567"
+            variants = {whole, whole if whole.startswith("+") else f"+{whole}"}
+            leg_filter &= Q(source__in=variants) | Q(destination__in=variants)
+        elif number:
+            digits = number.strip()
+            leg_filter &= Q(source__contains=digits) | Q(destination__contains=digits)
+        if not leg_filter:
+            return self
+        if number:
+            # A number fragment usually belongs to a handful of legs: find them through the trigram
+            # indexes first (migration classify 0004). Left to itself the planner walks every session
+            # in the range and checks its legs one by one. A fragment matching too many legs keeps
+            # the EXISTS below, which finds a page quickly precisely because matches are everywhere.
+            session_ids = list(
+                CallLeg.objects.filter(leg_filter).values_list("session_id", flat=True)[:NUMBER_MATCH_LIMIT]
+            )
+            if len(session_ids) < NUMBER_MATCH_LIMIT:
+                return self.filter(pk__in=set(session_ids))
+        # EXISTS, not a join: a session with two matching legs is still one row.
+        return self.filter(Exists(CallLeg.objects.filter(leg_filter, session=OuterRef("pk"))))
+
+
 class Session(models.Model):
     session_id = models.CharField(max_length=64, unique=True)
     sub_account_id = models.CharField(max_length=64, blank=True, db_index=True)
@@ -92,6 +193,8 @@ class Session(models.Model):
     rollup_at = models.DateTimeField(null=True, blank=True)
     # When the row was last changed by the pipeline; the live feed's cursor.
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = SessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-start_time", "-id"]
@@ -214,6 +317,25 @@ class BucketSize(models.TextChoices):
     HOUR = "hour", "Hour"
 
 
+def _window_q(span: Span) -> Q:
+    from classify import rollups  # rollups owns bucket sizes; it imports these models
+
+    return rollups.window_filter(span.start, span.end)[1]
+
+
+class SessionRollupQuerySet(models.QuerySet["SessionRollup"]):
+    def in_window(self, span: Span) -> SessionRollupQuerySet:
+        """The buckets that make up the window: minutes for the last day, hours beyond
+        (classify/rollups.py ``window_filter``)."""
+        return self.filter(_window_q(span))
+
+
+class CodeRollupQuerySet(models.QuerySet["CodeRollup"]):
+    def in_window(self, span: Span) -> CodeRollupQuerySet:
+        """The buckets that make up the window (classify/rollups.py ``window_filter``)."""
+        return self.filter(_window_q(span))
+
+
 class SessionRollup(models.Model):
     """Sessions per time bucket (by session start) × sub-account × product × status × fault side
     × destination country × direction × primary SIP code × 8x8 error code, with the answered
@@ -237,6 +359,8 @@ class SessionRollup(models.Model):
     # both times: the sum in milliseconds and how many sessions it covers (dashboard/kpis.py).
     answer_delay_ms = models.BigIntegerField(default=0)
     answer_delay_count = models.PositiveIntegerField(default=0)
+
+    objects = SessionRollupQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -278,6 +402,8 @@ class CodeRollup(models.Model):
     destination_country = models.CharField(max_length=8, blank=True)
     sub_account_id = models.CharField(max_length=64, blank=True)
     count = models.PositiveIntegerField(default=0)
+
+    objects = CodeRollupQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -406,6 +406,14 @@ def out_of_order_ids(events: Iterable[StoredEvent]) -> set[int]:
     return flagged
 
 
+def arrived_out_of_order(arrivals: Iterable[tuple[int, datetime]]) -> set[int]:
+    """``out_of_order_ids`` for events known only by (raw id, event time), as the session page
+    knows them: the same rule, not a second one. Only the time matters to it."""
+    return out_of_order_ids(
+        StoredEvent(event_id, 1, moment, NormalisedEvent(kind="", event_time=moment)) for event_id, moment in arrivals
+    )
+
+
 def latest_summary(summaries: Sequence[StoredEvent]) -> NormalisedEvent | None:
     """The summary that wins when 8x8 sent several different ones for a session (a redelivery of
     the same one is deduplicated on receipt): the latest by its own endTime, then startTime, then

@@ -81,9 +81,9 @@ class _ScrapeGauges(Collector):
     """The backlog, its age and the sessions in progress, read at scrape time."""
 
     def collect(self) -> Iterator[Any]:
-        from dashboard import queries  # Django is ready by the time anyone scrapes
+        from dashboard.reads import health  # Django is ready by the time anyone scrapes
 
-        m = queries.metrics_gauges()
+        m = health.metrics_gauges()
         pending = GaugeMetricFamily("sipdesk_events_pending", "Raw events waiting for classification.")
         pending.add_metric([], m["pending"])
         lag = GaugeMetricFamily(

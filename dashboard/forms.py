@@ -8,9 +8,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from classify import rules
 from classify.models import FaultSide, OutcomeGroup, Product
 from dashboard import filters as read
-from dashboard.queries import SESSION_RANGES, SIP_CLASSES, anomaly_labels
+from dashboard.reads.sessions import SESSION_RANGES, SIP_CLASSES
 from notes.models import NoteLabel
 
 STATUSES = [
@@ -71,7 +72,7 @@ class SessionFilterForm(forms.Form):
 
     def __init__(self, *args, full_numbers: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["anomaly"]).choices = _blank(sorted(anomaly_labels().items()))
+        cast(forms.ChoiceField, self.fields["anomaly"]).choices = _blank(sorted(rules.ANOMALY_LABELS.items()))
         self.fields["sub_account"].widget.attrs["list"] = "sub-account-suggestions"
         for name, field in self.fields.items():  # the error or note beside each field (sessions.html)
             field.widget.attrs["aria-describedby"] = f"id_{name}-msg"

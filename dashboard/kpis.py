@@ -17,7 +17,9 @@ from django.db.models.functions import Coalesce
 
 from classify import rules
 from classify.models import FaultSide, OutcomeGroup, Product, SessionRollup
-from dashboard.queries import FAILING_GROUPS, Cause, Window, _bucket_filter
+from dashboard.reads.common import FAILING_GROUPS, is_int
+from dashboard.reads.overview import Cause
+from dashboard.timerange import Window
 
 # RFC 6076 §4.8 SEER: the final responses that show the network delivered the call to the user,
 # whatever the user then did. Busy / no answer without a code are the same user behaviour.
@@ -210,12 +212,11 @@ def totals(window: Window) -> Kpis:
 def totals_and_outcomes(window: Window) -> tuple[Kpis, dict[str, int]]:
     """The window's KPIs and its sessions per outcome group (what the overview tiles show), in
     one read of the rollups."""
-    _, where = _bucket_filter(window)
     names = list(_sums())
     total: dict[str, float] = dict.fromkeys(names, 0)
     outcomes: dict[str, int] = {}
     rows: Iterable[Mapping[str, Any]] = (
-        SessionRollup.objects.filter(where).values("outcome_group").annotate(**_sums()).order_by()
+        SessionRollup.objects.in_window(window).values("outcome_group").annotate(**_sums()).order_by()
     )
     for row in rows:
         outcomes[row["outcome_group"]] = row["sessions"]
@@ -230,9 +231,8 @@ def breakdowns(window: Window, limit: int = 25) -> tuple[Kpis, dict[str, list[Kp
 
     One grouped read over the three dimensions together, folded here: one scan of a week of hour
     buckets instead of four."""
-    _, where = _bucket_filter(window)
     dims = list(BREAKDOWNS)
-    rows = SessionRollup.objects.filter(where).values(*dims).annotate(**_sums()).order_by()
+    rows = SessionRollup.objects.in_window(window).values(*dims).annotate(**_sums()).order_by()
     names = list(_sums())
     total: dict[str, float] = dict.fromkeys(names, 0)
     per: dict[str, dict[str, dict[str, float]]] = {dim: {} for dim in dims}
@@ -266,7 +266,7 @@ class CauseWho:
 
 def cause_side(cause: Cause) -> str:
     """The fault side of a cause, the classifier's way (classify/rules.py ``fault_side``)."""
-    number = int(cause.cause) if _is_int(cause.cause) else None
+    number = int(cause.cause) if is_int(cause.cause) else None
     if cause.kind == "sip":
         return rules.fault_side(sip_code=number)
     if cause.kind == "error_code":
@@ -277,18 +277,18 @@ def cause_side(cause: Cause) -> str:
 def who(window: Window, causes: list[Cause], top: int = 3) -> list[CauseWho]:
     """Each cause with its top sub-accounts and destination countries, from the session rollups
     (one grouped read for all causes)."""
-    sip = {int(c.cause) for c in causes if c.kind == "sip" and _is_int(c.cause)}
-    err = {int(c.cause) for c in causes if c.kind == "error_code" and _is_int(c.cause)}
+    sip = {int(c.cause) for c in causes if c.kind == "sip" and is_int(c.cause)}
+    err = {int(c.cause) for c in causes if c.kind == "error_code" and is_int(c.cause)}
     statuses = {c.cause for c in causes if c.kind == "status"}
     found: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(
         lambda: {"sub": defaultdict(int), "country": defaultdict(int)}
     )
     if sip or err or statuses:
-        _, where = _bucket_filter(window)
         match = Q(primary_sip_code__in=sip) | Q(primary_sip_code__isnull=True, error_code__in=err)
         match |= Q(primary_sip_code__isnull=True, error_code__isnull=True, status__in=statuses)
         rows = (
-            SessionRollup.objects.filter(where, match, outcome_group__in=FAILING_GROUPS)
+            SessionRollup.objects.in_window(window)
+            .filter(match, outcome_group__in=FAILING_GROUPS)
             .values_list("primary_sip_code", "error_code", "status", "sub_account_id", "destination_country")
             .annotate(n=Sum("count"))
             .order_by()
@@ -311,11 +311,3 @@ def who(window: Window, causes: list[Cause], top: int = 3) -> list[CauseWho]:
 
         result.append(CauseWho(cause, cause_side(cause), ranked(seen["sub"]), ranked(seen["country"])))
     return result
-
-
-def _is_int(value: str) -> bool:
-    try:
-        int(value)
-    except (TypeError, ValueError):
-        return False
-    return True

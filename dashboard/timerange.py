@@ -1,5 +1,9 @@
 """The viewer's time zone and the window a page shows ("last 1 h" or an absolute start/end).
 
+``Window`` is what every windowed read takes (dashboard/reads/, dashboard/kpis.py; the models'
+``in_window`` and ``started_in`` need only its start and end); its query strings and its label
+are how pages link to and name it.
+
 The zone comes from the browser: static/js/localtime.js stores
 ``Intl.DateTimeFormat().resolvedOptions().timeZone`` in the ``sipdesk_tz`` cookie, and
 ``ViewerTimezoneMiddleware`` activates it, so times a person types are read in their zone and
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,10 +24,78 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from classify import rollups
-from dashboard.queries import CUSTOM_WINDOW, DEFAULT_WINDOW, WINDOWS, Window, window_for
 
 TZ_COOKIE = "sipdesk_tz"
 LONGEST_WINDOW = timedelta(days=400)
+
+# --- the window a page shows ------------------------------------------------------------------
+
+WINDOWS: dict[str, timedelta] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+DEFAULT_WINDOW = "1h"
+CUSTOM_WINDOW = "custom"  # an absolute start/end rather than "last …"
+
+
+@dataclass(frozen=True)
+class Window:
+    key: str
+    start: datetime
+    end: datetime
+
+    @property
+    def span(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def is_custom(self) -> bool:
+        return self.key == CUSTOM_WINDOW
+
+    def previous(self) -> Window:
+        return Window(self.key, self.start - self.span, self.start)
+
+    def week_earlier(self) -> Window:
+        """The same window one week before: the baseline for "up, but so is traffic"."""
+        return Window(self.key, self.start - timedelta(days=7), self.end - timedelta(days=7))
+
+    def frozen(self) -> Window:
+        return Window(CUSTOM_WINDOW, self.start, self.end)
+
+    @property
+    def query(self) -> str:
+        """The page's own query string for this window: "window=1h", or the absolute range."""
+        if not self.is_custom:
+            return f"window={self.key}"
+        return f"start={_stamp(self.start)}&end={_stamp(self.end)}"
+
+    @property
+    def label(self) -> str:
+        """For "… in {label}": "the last 1h", or "the chosen range"."""
+        return "the chosen range" if self.is_custom else f"the last {self.key}"
+
+    @property
+    def sessions_query(self) -> str:
+        """The sessions list's query string for the same sessions."""
+        if not self.is_custom:
+            return f"range={self.key}"
+        return f"start={_stamp(self.start)}&end={_stamp(self.end)}"
+
+
+def _stamp(moment: datetime) -> str:
+    """UTC, whole seconds, "Z": safe in a URL without escaping and read back by every parser."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def window_for(key: str, now: datetime | None = None) -> Window:
+    key = key if key in WINDOWS else DEFAULT_WINDOW
+    end = now or timezone.now()
+    return Window(key, end - WINDOWS[key], end)
+
+
+# --- the viewer's zone --------------------------------------------------------------------------
 
 
 def viewer_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:

@@ -1,4 +1,4 @@
-"""Read-only pages for the support team. Views parse the request, ask dashboard.queries, render.
+"""Read-only pages for the support team. Views parse the request, ask dashboard/reads/, render.
 
 htmx requests get only the page's partial ("page.html#part"); the same URL without htmx renders
 the whole page, so every state can be shared as a link and works without JavaScript.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -25,12 +26,19 @@ from django.views.decorators.vary import vary_on_headers
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 
 from audit.number_search import allow_number_search
+from classify import rules
 from classify.models import FaultSide
 from config.http import AuthenticatedHtmxHttpRequest, HtmxHttpRequest
 from config.metrics import exposition as metrics_exposition
-from dashboard import charts, kpis, queries, timerange
+from dashboard import charts, kpis, timerange
 from dashboard import filters as filter_reads
 from dashboard.forms import SessionFilterForm
+from dashboard.reads import codes as code_reads
+from dashboard.reads import health as health_reads
+from dashboard.reads import overview as overview_reads
+from dashboard.reads import reference as reference_reads
+from dashboard.reads import session as session_reads
+from dashboard.reads import sessions as session_list
 from products import queries as product_queries
 from retention import disk
 
@@ -87,7 +95,7 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _window(request: HtmxHttpRequest) -> tuple[queries.Window, dict[str, Any]]:
+def _window(request: HtmxHttpRequest) -> tuple[timerange.Window, dict[str, Any]]:
     """The page's window ("last 1 h" or an absolute start/end) and the window picker's context."""
     window, error = timerange.window_from(request.GET)
     return window, timerange.window_context(window, error)
@@ -102,6 +110,35 @@ def _webhook_url(request: HtmxHttpRequest) -> str:
     return settings.SIPDESK_WEBHOOK_PUBLIC_URL or request.build_absolute_uri(WEBHOOK_PATH)
 
 
+# The overview's tiles (dashboard/reads/overview.py): name, css tone, and what a rise means for
+# its colour ("bad", "good" or "neutral" for volume).
+TILES = {
+    "sessions": ("Sessions", "neutral", "neutral"),
+    "answered": ("Answered", "answered", "good"),
+    "not_answered": ("Not answered", "not_answered", "bad"),
+    "failed": ("Failed + error", "failed", "bad"),
+}
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    tone: str
+    rising: str
+    value: str
+    change: float | None
+    unit: str
+    week_change: float | None
+
+
+def _tile(figures: overview_reads.Tile) -> Tile:
+    if figures.key == "sessions":
+        value = f"{int(figures.value or 0):,}"
+    else:
+        value = "–" if figures.value is None else f"{figures.value}%"
+    return Tile(*TILES[figures.key], value, figures.change, figures.unit, figures.week_change)
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
@@ -110,22 +147,24 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     # The feed sits outside the htmx partial (it polls on its own), so a partial skips it.
     feed_filter = filter_reads.FeedFilter.from_params(request.GET)
     rows, cursor = (
-        ([], None) if request.htmx else queries.feed(None, full_numbers=_full_numbers(request), where=feed_filter.q())
+        ([], None)
+        if request.htmx
+        else session_list.feed(None, full_numbers=_full_numbers(request), where=feed_filter.q())
     )
-    causes = kpis.who(window, queries.failure_causes(window))
+    causes = kpis.who(window, overview_reads.failure_causes(window))
     totals, outcomes = kpis.totals_and_outcomes(window)
     context = {
         **window_ui,
-        "tiles": queries.overview_tiles(window, outcomes),
+        "tiles": [_tile(t) for t in overview_reads.overview_tiles(window, outcomes)],
         "kpis": totals,
         "chart": charts.outcome_chart(
-            queries.outcome_series(window), link=_chart_links(window, queries.chart_bin(window))
+            overview_reads.outcome_series(window), link=_chart_links(window, overview_reads.chart_bin(window))
         ),
         "series": charts.SERIES,
         "causes": [c.cause for c in causes],
         "fault_causes": [c for c in causes if c.side != FaultSide.CUSTOMER],
         "customer_causes": [c for c in causes if c.side == FaultSide.CUSTOMER],
-        "health": queries.receiver_health(window),
+        "health": health_reads.receiver_health(window),
         "feed_rows": rows,
         "feed_cursor": cursor,
         "feed_filter": feed_filter,
@@ -137,13 +176,13 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     return _render(request, "dashboard/overview.html", "overview-body", context)
 
 
-def _chart_links(window: queries.Window, stride: timedelta) -> charts.ChartLinks:
+def _chart_links(window: timerange.Window, stride: timedelta) -> charts.ChartLinks:
     """Where a bar of the outcome chart leads: the sessions of that bin and outcome, and (the
     bin itself) the overview zoomed to that bin."""
     sessions_url, overview_url = reverse("dashboard:sessions"), reverse("dashboard:overview")
 
     def bar(moment: datetime, outcome: str | None) -> str:
-        span = queries.Window(queries.CUSTOM_WINDOW, max(moment, window.start), min(moment + stride, window.end))
+        span = timerange.Window(timerange.CUSTOM_WINDOW, max(moment, window.start), min(moment + stride, window.end))
         if outcome is None:
             return f"{overview_url}?{span.query}"
         return f"{sessions_url}?{span.sessions_query}&outcome={outcome}"
@@ -176,7 +215,7 @@ def live_feed(request: HtmxHttpRequest) -> HttpResponse:
     Without a cursor (the feed's filter changed) it answers the newest rows, which replace the list."""
     feed_filter = filter_reads.FeedFilter.from_params(request.GET)
     after = request.GET.get("after")
-    rows, cursor = queries.feed(after, full_numbers=_full_numbers(request), where=feed_filter.q())
+    rows, cursor = session_list.feed(after, full_numbers=_full_numbers(request), where=feed_filter.q())
     context = {"feed_rows": rows, "feed_cursor": cursor, "feed_filter": feed_filter, "replacing": not after}
     return render(request, "dashboard/overview.html#feed-update", context)
 
@@ -194,7 +233,7 @@ def sessions(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     page = (
         None
         if form.errors
-        else queries.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
+        else session_list.session_page(filters, full_numbers=_full_numbers(request), cursor=request.GET.get("after"))
     )
     query = request.GET.copy()
     query.pop("after", None)
@@ -204,10 +243,10 @@ def sessions(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
         # A number search already reads the legs once for the page; it is not counted (bench/pages.py).
         "matching": None
         if form.errors or "number" in filters
-        else filter_reads.capped_count(queries.filter_sessions(filters)),
+        else filter_reads.capped_count(session_list.filter_sessions(filters)),
         "query": query.urlencode(),
         "filtered": bool(set(filters) - {"range", "sort"}),
-        "anomaly_labels": queries.anomaly_labels(),
+        "anomaly_labels": rules.ANOMALY_LABELS,
         "webhook_url": _webhook_url(request),
     }
     if not request.htmx:  # the signals and the suggestions sit outside the results partial
@@ -218,10 +257,10 @@ def sessions(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
 
 def _signals_over(range_key: str) -> dict[str, Any]:
     """The product / recording / number signals over the sessions list's time range."""
-    key = range_key if range_key in queries.SESSION_RANGES else "24h"
-    now, span = timezone.now(), queries.SESSION_RANGES[key]
+    key = range_key if range_key in session_list.SESSION_RANGES else "24h"
+    now, span = timezone.now(), session_list.SESSION_RANGES[key]
     start = now - span if span else datetime(1970, 1, 1, tzinfo=UTC)
-    return {"window": queries.Window(key, start, now), "signals": product_queries.signals(start, now)}
+    return {"window": timerange.Window(key, start, now), "signals": product_queries.signals(start, now)}
 
 
 @require_GET
@@ -245,8 +284,8 @@ def sessions_csv(request: AuthenticatedHtmxHttpRequest) -> HttpResponse | Stream
     writer = csv.writer(Echo())
 
     def lines():
-        yield writer.writerow(queries.CSV_HEADER)
-        for row in queries.session_csv_rows(filters, full_numbers=_full_numbers(request)):
+        yield writer.writerow(session_list.CSV_HEADER)
+        for row in session_list.session_csv_rows(filters, full_numbers=_full_numbers(request)):
             yield writer.writerow([spreadsheet_safe(value) for value in row])
 
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
@@ -260,7 +299,7 @@ def sessions_csv(request: AuthenticatedHtmxHttpRequest) -> HttpResponse | Stream
 @vary_on_headers("HX-Request")
 def session(request: HtmxHttpRequest, session_id: str | None = None, pk: int | None = None) -> HttpResponse:
     """One session by its 8x8 session id, or by primary key (dashboard.links.session_url)."""
-    detail = queries.session_detail(session_id, pk=pk, full_numbers=_full_numbers(request))
+    detail = session_reads.session_detail(session_id, pk=pk, full_numbers=_full_numbers(request))
     if detail is None:
         raise Http404("No such session")
     # Escaped: a session id may hold '?', '#' or '%', which the decoded request.path keeps as they are.
@@ -274,13 +313,16 @@ def session(request: HtmxHttpRequest, session_id: str | None = None, pk: int | N
     return _render(request, "dashboard/session_detail.html", "session-body", context)
 
 
+SPLIT_TITLES = {"direction": "Direction", "destination_country": "Destination country", "sub_account_id": "Sub-account"}
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def codes(request: HtmxHttpRequest) -> HttpResponse:
     window, window_ui = _window(request)
     focus = request.GET.get("code", "").strip()[:32] or None
-    known, unknown, total = queries.code_breakdown(window)
+    known, unknown, total = code_reads.code_breakdown(window)
     css = {"1xx": "c1", "2xx": "c2", "3xx": "c3", "4xx": "c4", "5xx": "c5", "6xx": "c6"}
     top = sorted(known + unknown, key=lambda line: -line.count)[:20]
     sessions_url = reverse("dashboard:sessions")
@@ -295,7 +337,7 @@ def codes(request: HtmxHttpRequest) -> HttpResponse:
             # Each bar opens the sessions whose final code it is, over the same window.
             link=lambda code: f"{sessions_url}?sip_code={code}&{window.sessions_query}" if code.isdigit() else "",
         ),
-        "splits": [(queries.SPLITS[k], k, rows) for k, rows in queries.code_splits(window, focus).items()],
+        "splits": [(SPLIT_TITLES[k], k, rows) for k, rows in code_reads.code_splits(window, focus).items()],
         # Checked here, not only in the template: the link is for reference admins.
         "extra_query": f"&code={quote(focus)}" if focus else "",
         "can_add_code": request.user.has_perm("reference.add_sipcode"),
@@ -309,7 +351,7 @@ def codes(request: HtmxHttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def troubleshooting(request: HtmxHttpRequest) -> HttpResponse:
     window, window_ui = _window(request)
-    context = {**window_ui, **queries.troubleshooting(window)}
+    context = {**window_ui, **reference_reads.troubleshooting(window)}
     return _render(request, "dashboard/troubleshooting.html", "troubleshooting-body", context)
 
 
@@ -321,7 +363,7 @@ def reference(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
     context = {
         "q": q,
-        **queries.reference(q),
+        **reference_reads.reference(q),
         # Edit links only for users who may edit; decided here so a template slip cannot leak them.
         "can_edit": {
             "code": user.has_perm("reference.change_sipcode"),
@@ -339,7 +381,7 @@ def reference(request: HtmxHttpRequest) -> HttpResponse:
 def healthz(request: HtmxHttpRequest) -> JsonResponse:
     """Liveness for load balancers: database and broker reachable, and a queue that moves (503 when
     the oldest pending event has waited past SIPDESK_PENDING_AGE_LIMIT_SECONDS)."""
-    db_ok, db_detail = queries.database_ok()
+    db_ok, db_detail = health_reads.database_ok()
     broker_ok, broker_detail = _broker_ok()
     body: dict[str, Any] = {
         "status": "unavailable",
@@ -348,7 +390,7 @@ def healthz(request: HtmxHttpRequest) -> JsonResponse:
     }
     queue_ok = True
     if db_ok:
-        backlog = queries.pending_backlog()
+        backlog = health_reads.pending_backlog()
         body.update(backlog)
         # A stuck queue (issue 9): events are stored but nothing gets classified.
         queue_ok = backlog["oldest_pending_age_seconds"] <= backlog["pending_age_limit_seconds"]

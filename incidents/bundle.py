@@ -16,8 +16,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from dashboard import queries as dq
 from dashboard.forms import SessionFilterForm
+from dashboard.reads.session import session_detail
+from dashboard.reads.sessions import filter_sessions
 from incidents.grouping import fingerprint_of
 from incidents.models import BundleJob, BundleJobState, Incident
 from notes.models import SessionNote
@@ -49,11 +50,11 @@ def incident_session_ids(incident: Incident, limit: int) -> list[str]:
 
 
 def filter_session_ids(filters: dict[str, Any], limit: int) -> list[str]:
-    return list(dq.filter_sessions(filters).order_by("start_time", "id").values_list("session_id", flat=True)[:limit])
+    return list(filter_sessions(filters).order_by("start_time", "id").values_list("session_id", flat=True)[:limit])
 
 
 def session_entry(session_id: str, *, full_numbers: bool) -> dict[str, Any] | None:
-    d = dq.session_detail(session_id, full_numbers=full_numbers)
+    d = session_detail(session_id, full_numbers=full_numbers)
     if d is None:
         return None
     s = d.session

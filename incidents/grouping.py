@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 CURSOR = "sessions"
 # Workers stamp updated_at before their transaction commits, so a slow batch can commit rows
-# stamped just before the cursor: each run re-reads this much (dashboard.queries.feed does too).
+# stamped just before the cursor: each run re-reads this much (dashboard/reads/sessions.py feed does too).
 OVERLAP = timedelta(seconds=10)
 BATCH = 5000
 MAX_BATCHES_PER_RUN = 20  # after a reclassify the rest waits for the next beat

@@ -10,7 +10,7 @@ from django.db.models import Count, DurationField, F, Sum, Value
 from django.db.models.functions import Coalesce
 
 from classify.models import BucketSize, CallLeg, SessionRollup
-from dashboard.queries import DateBin
+from dashboard.reads.common import DateBin
 from incidents.fingerprint import Fingerprint
 
 CHART_BARS = 30

@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from classify.normalise import NormalisedEvent
+from products.models import VirtualNumber
 
 # One upsert per number; a VNU older (by the number's updatedTimestamp) than what is stored does
 # not overwrite it, so batches and redeliveries in any order leave the latest state.
-_UPSERT = """
-INSERT INTO products_virtualnumber
+_TABLE = VirtualNumber._meta.db_table
+_UPSERT = f"""
+INSERT INTO {_TABLE}
     (sub_account_id, msisdn, country_code, operational_status, reference_id, update_event_type,
      update_status, health_check_enabled, updated_at_8x8, raw_event_id, seen_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -20,12 +22,12 @@ ON CONFLICT (sub_account_id, msisdn) DO UPDATE SET
     reference_id = EXCLUDED.reference_id, update_event_type = EXCLUDED.update_event_type,
     update_status = EXCLUDED.update_status, health_check_enabled = EXCLUDED.health_check_enabled,
     updated_at_8x8 = EXCLUDED.updated_at_8x8, raw_event_id = EXCLUDED.raw_event_id, seen_at = EXCLUDED.seen_at
-WHERE products_virtualnumber.updated_at_8x8 IS NULL
-   OR EXCLUDED.updated_at_8x8 IS NULL AND EXCLUDED.raw_event_id >= products_virtualnumber.raw_event_id
-   OR EXCLUDED.updated_at_8x8 > products_virtualnumber.updated_at_8x8
-   OR EXCLUDED.updated_at_8x8 = products_virtualnumber.updated_at_8x8
-      AND EXCLUDED.raw_event_id >= products_virtualnumber.raw_event_id
-"""
+WHERE {_TABLE}.updated_at_8x8 IS NULL
+   OR EXCLUDED.updated_at_8x8 IS NULL AND EXCLUDED.raw_event_id >= {_TABLE}.raw_event_id
+   OR EXCLUDED.updated_at_8x8 > {_TABLE}.updated_at_8x8
+   OR EXCLUDED.updated_at_8x8 = {_TABLE}.updated_at_8x8
+      AND EXCLUDED.raw_event_id >= {_TABLE}.raw_event_id
+"""  # noqa: S608 - model metadata only
 
 
 def record_virtual_numbers(cursor: Any, events: Iterable[tuple[int, NormalisedEvent]], now: datetime) -> None:

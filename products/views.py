@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from config.http import HtmxHttpRequest
-from dashboard import queries as dashboard_queries
+from dashboard import timerange
 from products import queries
 from webhooks.masking import show_number
 
@@ -21,14 +21,14 @@ FULL_NUMBERS_PERM = "classify.view_full_numbers"
 @login_required
 @vary_on_headers("HX-Request")
 def products(request: HtmxHttpRequest) -> HttpResponse:
-    window = dashboard_queries.window_for(request.GET.get("window", dashboard_queries.DEFAULT_WINDOW))
+    window = timerange.window_for(request.GET.get("window", timerange.DEFAULT_WINDOW))
     full = request.user.has_perm(FULL_NUMBERS_PERM)
     numbers = queries.virtual_numbers()
     for number in numbers:
         setattr(number, "shown", show_number(number.msisdn, full=full))  # noqa: B010 - a display value, not a field
     context = {
         "window": window,
-        "windows": list(dashboard_queries.WINDOWS),
+        "windows": list(timerange.WINDOWS),
         "signals": queries.signals(window.start, window.end),
         "unknown": queries.unknown_by_sub_account(window.start, window.end),
         "rules": queries.rules(),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from reference.snapshot import CodeInfo, class_digit, class_fallback
+
 
 class RetryAdvice(models.TextChoices):
     RETRY_WITH_BACKOFF = "retry_with_backoff", "Retry with exponential backoff"
@@ -28,9 +30,8 @@ class Responsibility(models.TextChoices):
 class SipClassQuerySet(models.QuerySet["SipClass"]):
     def for_code(self, code: int) -> SipClass | None:
         """The class an (unknown) code falls back to; None for anything outside 100…699."""
-        if not 100 <= code <= 699:
-            return None
-        return self.filter(digit=code // 100).first()
+        digit = class_digit(code)
+        return None if digit is None else self.filter(digit=digit).first()
 
 
 class SipClass(models.Model):
@@ -55,6 +56,10 @@ class SipClass(models.Model):
     @property
     def label(self) -> str:
         return f"{self.digit}xx"
+
+    def fallback_for(self, code: int) -> CodeInfo:
+        """What the reference says about ``code``, a code of this class it does not list."""
+        return class_fallback(code, self.name, self.meaning, self.default_retry_advice, self.default_responsibility)
 
 
 class SipCodeQuerySet(models.QuerySet["SipCode"]):

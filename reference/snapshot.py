@@ -41,6 +41,36 @@ class TroubleshootingInfo:
     sip_codes: frozenset[int]
 
 
+# --- the class fallback: what sipdesk knows about a code that is not in the reference ----------
+
+
+def class_digit(code: int) -> int | None:
+    """The SIP class (first digit) a code not in the reference falls back to; None outside 100…699."""
+    return code // 100 if 100 <= code <= 699 else None
+
+
+def unknown_code_reason(code: int) -> str:
+    """The reason phrase shown for a code not in the reference: "Unknown 4xx code"."""
+    digit = class_digit(code)
+    return f"Unknown {digit}xx code" if digit else "Unknown invalid code"
+
+
+def class_fallback(code: int, name: str, meaning: str, retry_advice: str, responsibility: str) -> CodeInfo:
+    """A code not in the reference, described by its class (``SipClass.fallback_for`` and the
+    snapshot both use this)."""
+    return CodeInfo(
+        code=code,
+        sip_class=code // 100,
+        reason_phrase=unknown_code_reason(code),
+        description=meaning,
+        common_cause="",
+        retry_advice=retry_advice,
+        responsibility=responsibility,
+        explanation=f"{code} is not in the reference; it is treated as a {name.lower()}.",
+        known=False,
+    )
+
+
 @dataclass(frozen=True)
 class ReferenceSnapshot:
     classes: dict[int, dict] = field(default_factory=dict)  # digit -> {name, meaning, retry, resp}
@@ -55,20 +85,12 @@ class ReferenceSnapshot:
         """The code's reference entry, falling back to its class; None for an invalid code."""
         if code in self.codes:
             return self.codes[code]
-        digit = code // 100 if 100 <= code <= 699 else None
+        digit = class_digit(code)
         sip_class = self.classes.get(digit) if digit else None
         if sip_class is None:
             return None
-        return CodeInfo(
-            code=code,
-            sip_class=code // 100,
-            reason_phrase=f"Unknown {digit}xx code",
-            description=sip_class["meaning"],
-            common_cause="",
-            retry_advice=sip_class["retry_advice"],
-            responsibility=sip_class["responsibility"],
-            explanation=f"{code} is not in the reference; it is treated as a {sip_class['name'].lower()}.",
-            known=False,
+        return class_fallback(
+            code, sip_class["name"], sip_class["meaning"], sip_class["retry_advice"], sip_class["responsibility"]
         )
 
     def error_code(self, code: int) -> ErrorCodeInfo | None:

@@ -59,7 +59,7 @@ SELECT (SELECT setting FROM pg_settings WHERE name = 'data_directory'),
        (SELECT min(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
          WHERE i.inhparent = '{partitions.TABLE}'::regclass AND c.relname ~ '^{partitions.TABLE}_p[0-9]{{8}}$'),
        (SELECT json_agg(json_build_array(day, database_bytes) ORDER BY day)
-          FROM retention_sizesample WHERE day >= %s)
+          FROM {SizeSample._meta.db_table} WHERE day >= %s)
 """  # noqa: S608 - constants only
 
 

@@ -22,10 +22,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 from config.db import analyze
 from webhooks import partitions
+from webhooks.models import DedupeKey
 
 BATCH = 5000  # rows per DELETE: a few ms of locks each, however much has expired
+# Table names from the models, for the batched DELETEs below (and the report's keys).
+_KEYS, _VERDICTS = DedupeKey._meta.db_table, EventClassification._meta.db_table
+_SESSIONS, _LEGS = Session._meta.db_table, CallLeg._meta.db_table
+_ROLLUPS = (SessionRollup._meta.db_table, CodeRollup._meta.db_table)
 
 
 @dataclass
@@ -92,18 +98,18 @@ def purge(*, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
                 partitions.drop_partition(partition)
 
     _delete_sessions(report, cut["session"], dry_run)
-    _delete_batches(report, "webhooks_dedupekey", "dedupe_key", "received_at < %s", [cut["key"]], dry_run)
+    _delete_batches(report, _KEYS, "dedupe_key", "received_at < %s", [cut["key"]], dry_run)
     # Classifications of no session (e.g. a VNU): by event id, which grows with time, below the
     # oldest key kept (ids of expired keys are all smaller, bar generated history's reservations).
     with connection.cursor() as cursor:
-        cursor.execute("SELECT min(event_id) FROM webhooks_dedupekey WHERE received_at >= %s", [cut["key"]])
+        cursor.execute(f"SELECT min(event_id) FROM {_KEYS} WHERE received_at >= %s", [cut["key"]])  # noqa: S608
         (oldest_kept_id,) = cursor.fetchone()
     if oldest_kept_id is not None:
         _delete_batches(
-            report, "classify_eventclassification", "event_id",
+            report, _VERDICTS, "event_id",
             "session_id IS NULL AND event_id < %s", [oldest_kept_id], dry_run,
         )  # fmt: skip
-    for table in ("classify_sessionrollup", "classify_coderollup"):
+    for table in _ROLLUPS:
         _delete_batches(report, table, "id", "bucket_size = 'hour' AND bucket_start < %s", [cut["rollup"]], dry_run)
 
     if not dry_run:
@@ -122,26 +128,22 @@ def _delete_sessions(report: PurgeReport, cutoff: datetime, dry_run: bool) -> No
     """Sessions started before the cutoff (or, never started, last touched before it), with their
     legs and classifications, BATCH sessions per transaction."""
     expired = (
-        "SELECT id FROM classify_session WHERE start_time < %s"
-        " UNION ALL SELECT id FROM classify_session WHERE start_time IS NULL AND updated_at < %s"
+        f"SELECT id FROM {_SESSIONS} WHERE start_time < %s"  # noqa: S608 - model metadata
+        f" UNION ALL SELECT id FROM {_SESSIONS} WHERE start_time IS NULL AND updated_at < %s"
     )
     if dry_run:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM ({expired}) e", [cutoff, cutoff])  # noqa: S608
-            report.deleted["classify_session"] = cursor.fetchone()[0]
+            report.deleted[_SESSIONS] = cursor.fetchone()[0]
         return
-    totals = {"classify_eventclassification": 0, "classify_callleg": 0, "classify_session": 0}
+    totals = {_VERDICTS: 0, _LEGS: 0, _SESSIONS: 0}
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SELECT array_agg(id) FROM ({expired} LIMIT %s) e", [cutoff, cutoff, BATCH])  # noqa: S608
             (ids,) = cursor.fetchone()
             if not ids:
                 break
-            for table, column in (
-                ("classify_eventclassification", "session_id"),
-                ("classify_callleg", "session_id"),
-                ("classify_session", "id"),
-            ):
+            for table, column in ((_VERDICTS, "session_id"), (_LEGS, "session_id"), (_SESSIONS, "id")):
                 cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s::bigint[])", [ids])  # noqa: S608
                 totals[table] += cursor.rowcount
         if len(ids) < BATCH:

@@ -27,6 +27,12 @@ class EventState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class RawEventQuerySet(models.QuerySet["RawEvent"]):
+    def pending(self) -> RawEventQuerySet:
+        """Events waiting for classification (the partial index rawevent_pending_idx)."""
+        return self.filter(state=EventState.PENDING)
+
+
 class RawEvent(models.Model):
     """Partitioned by day of ``received_at`` (webhooks/partitions.py); the table's primary key is
     (id, received_at), ``id`` alone is unique (one sequence) and is the ORM's primary key."""
@@ -52,6 +58,8 @@ class RawEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RawEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

@@ -1,4 +1,4 @@
-"""Daily range partitions of webhooks_rawevent (by ``received_at``, UTC days).
+"""Daily range partitions of the raw event table (``RawEvent``, by ``received_at``, UTC days).
 
 Raw bodies are the bulk of the database; keeping them for SIPDESK_RAW_RETENTION_DAYS means
 dropping whole days. A dropped partition is a file unlinked: no dead rows, no VACUUM, no
@@ -9,7 +9,7 @@ partition. The job keeps the DEFAULT partition empty by moving what it holds int
 partitions (or dropping it when already expired).
 
 Dedupe across partitions: a unique index on a partitioned table must include the partition key,
-so ``dedupe_key`` cannot be unique on the table itself. The small webhooks_dedupekey table
+so ``dedupe_key`` cannot be unique on the table itself. The small ``DedupeKey`` table
 holds one row per key (its primary key decides duplicates, exactly, as the old unique
 constraint did) and a BEFORE INSERT trigger (migration 0003) claims the key in the same
 statement as the raw row: a row whose key is taken is skipped, so ``INSERT … RETURNING`` returns
@@ -25,7 +25,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
 
-TABLE = "webhooks_rawevent"
+from webhooks.models import DedupeKey, RawEvent
+
+# The parent table's name, from the model; each day partition is named after it.
+TABLE = RawEvent._meta.db_table
+_KEYS = DedupeKey._meta.db_table
 DEFAULT_PARTITION = f"{TABLE}_default"
 AHEAD_DAYS = 7  # days of partitions created ahead of today: a week of beat outages is survived
 _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
@@ -97,7 +101,7 @@ def _create_partition(day: date) -> None:
         )
         # The DELETE released the moved rows' keys (the trigger); they are the same events still.
         cursor.execute(
-            f"INSERT INTO webhooks_dedupekey (dedupe_key, event_id, received_at)"  # noqa: S608
+            f"INSERT INTO {_KEYS} (dedupe_key, event_id, received_at)"  # noqa: S608
             f" SELECT dedupe_key, id, received_at FROM {name} ON CONFLICT (dedupe_key) DO NOTHING"
         )
         cursor.execute(f"ALTER TABLE {TABLE} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [start, end])

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from webhooks import enqueue
-from webhooks.models import EventState, RawEvent
+from webhooks.models import RawEvent
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def sweep_pending() -> int:
     """
     cutoff = timezone.now() - timedelta(seconds=settings.SIPDESK_SWEEP_AFTER_SECONDS)
     # Capped count: the answer only needs to be "some", and a huge backlog must not make this slow.
-    stale = RawEvent.objects.filter(state=EventState.PENDING, received_at__lt=cutoff).values("id")[:10000].count()
+    stale = RawEvent.objects.pending().filter(received_at__lt=cutoff).values("id")[:10000].count()
     if stale:
         log.info("%d events pending for over %ss; enqueueing %s", stale, settings.SIPDESK_SWEEP_AFTER_SECONDS,
                  enqueue.PROCESS_PENDING)  # fmt: skip

@@ -1,8 +1,15 @@
-"""Build sessions, legs, events and rollups through the ORM, the way the pipeline leaves them:
-outcome groups by the real rules (``rules.outcome_group``), buckets by ``rollups.floor``."""
+"""Build sessions, legs, events and rollups through the ORM, the way the pipeline leaves them.
+
+A session and its legs are what ``classify.rules.derive_session`` makes of the events such a
+call sends (a VCS initiated and disconnected per leg, then the VSS), so outcome group, primary
+cause, fault side, advice and leg state come from the real rules; the product is the test's
+choice, given to the rules as a product rule. Outcome groups elsewhere come from
+``rules.outcome_group``, SIP classes from ``rules.sip_class``, buckets from ``rollups.floor``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,10 +17,14 @@ from typing import Any
 from django.utils import timezone
 
 from classify import rollups, rules
-from classify.models import CallLeg, CauseKind, CodeRollup, EventClassification, Session, SessionRollup
+from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
+from classify.normalise import CALL_STATUS, SESSION_SUMMARY, NormalisedEvent, NormalisedLeg
+from products.matching import ProductRuleSet, Rule
+from reference.snapshot import load_snapshot
 from webhooks.models import RawEvent
 
 _seq = itertools.count(1)
+CALL_SECONDS = 30  # every made call lasts this long
 
 
 def make_session(
@@ -33,39 +44,14 @@ def make_session(
     session_id: str | None = None,
     **extra: Any,
 ) -> Session:
+    """A session as the pipeline derives it from its events; ``extra`` sets Session fields the
+    events cannot say (or overrides what the rules said, as a test's premise)."""
     n = next(_seq)
     start = start or timezone.now() - timedelta(minutes=5)
-    if sip_code is not None:
-        cause, kind = str(sip_code), CauseKind.SIP
-    elif error_code is not None:
-        cause, kind = str(error_code), CauseKind.ERROR_CODE
-    elif status not in ("COMPLETED", "IN_PROGRESS"):
-        cause, kind = status, CauseKind.STATUS
-    else:
-        cause, kind = "", CauseKind.NONE
-    session = Session.objects.create(
-        session_id=f"00000000-0000-4000-8000-{n:012d}" if session_id is None else session_id,
-        sub_account_id=sub_account,
-        product=product,
-        status=status,
-        outcome_group=rules.outcome_group(status),
-        start_time=start,
-        end_time=None if status == "IN_PROGRESS" else start + timedelta(seconds=30),
-        duration_seconds=None if status == "IN_PROGRESS" else 30,
-        primary_cause=cause,
-        primary_cause_kind=kind,
-        primary_sip_code=sip_code,
-        error_code=error_code,
-        anomalies=anomalies or [],
-        first_event_at=start,
-        last_event_at=start + timedelta(seconds=30),
-        summary_received=status != "IN_PROGRESS",
-        **extra,
-    )
-    for i in range(legs):
-        CallLeg.objects.create(
-            session=session,
-            call_id=f"{session.session_id}-leg{i}",
+    session_id = f"00000000-0000-4000-8000-{n:012d}" if session_id is None else session_id
+    calls = [
+        NormalisedLeg(
+            call_id=f"{session_id}-leg{i}",
             leg_key=f"call{'AB'[i % 2]}",
             direction=direction,
             call_type="PSTN",
@@ -73,13 +59,78 @@ def make_session(
             destination=destination,
             source_country="SG",
             destination_country=country,
-            status="CALL_DISCONNECTED",
-            final_status=status if status != "IN_PROGRESS" else "",
-            final_sip_code=sip_code,
-            initiated_at=start + timedelta(seconds=i),
-            duration_seconds=30,
         )
+        for i in range(legs)
+    ]
+    events = _call_events(session_id, sub_account, calls, start=start, sip_code=sip_code)
+    if status != "IN_PROGRESS":
+        events.append(_summary(session_id, sub_account, calls, status=status, start=start, error_code=error_code))
+    derived = rules.derive_session(
+        session_id,
+        [rules.StoredEvent(i, 1, event.event_time or start, event) for i, event in enumerate(events, 1)],
+        load_snapshot(),
+        product_rules=ProductRuleSet((Rule(1, product, sub_account_id=sub_account),)),
+    )
+    fields = dataclasses.asdict(derived.session)
+    if anomalies is not None:
+        fields["anomalies"] = anomalies
+    fields.update(extra)
+    session = Session.objects.create(**fields)
+    for leg in derived.legs:
+        CallLeg.objects.create(session=session, **dataclasses.asdict(leg))
     return session
+
+
+def _call_events(
+    session_id: str, sub_account: str, calls: list[NormalisedLeg], *, start: datetime, sip_code: int | None
+) -> list[NormalisedEvent]:
+    """Each leg's VCS: initiated (a second apart), then disconnected with the final code."""
+    end = start + timedelta(seconds=CALL_SECONDS)
+    events = []
+    for i, call in enumerate(calls):
+        initiated = NormalisedEvent(
+            CALL_STATUS,
+            session_id=session_id,
+            sub_account_id=sub_account,
+            call_id=call.call_id,
+            event_time=start + timedelta(seconds=i),
+            call_status="CALL_INITIATED",
+            leg=call,
+        )
+        disconnected = dataclasses.replace(
+            initiated,
+            event_time=end,
+            call_status="CALL_DISCONNECTED",
+            leg=dataclasses.replace(call, duration_seconds=CALL_SECONDS),
+            sip_code=sip_code,
+            sip_code_raw="" if sip_code is None else str(sip_code),
+        )
+        events += [initiated, disconnected]
+    return events
+
+
+def _summary(
+    session_id: str,
+    sub_account: str,
+    calls: list[NormalisedLeg],
+    *,
+    status: str,
+    start: datetime,
+    error_code: int | None,
+) -> NormalisedEvent:
+    """The VSS: the session's status, times and error code, each leg's final status."""
+    end = start + timedelta(seconds=CALL_SECONDS)
+    return NormalisedEvent(
+        SESSION_SUMMARY, session_id=session_id, sub_account_id=sub_account, event_time=end, session_status=status,
+        start_time=start, end_time=end, error_code=error_code,
+        legs=tuple(
+            dataclasses.replace(
+                call, status=status, initiated_at=start + timedelta(seconds=i), disconnected_at=end,
+                duration_seconds=CALL_SECONDS,
+            )
+            for i, call in enumerate(calls)
+        ),
+    )  # fmt: skip
 
 
 def make_event(
@@ -113,8 +164,8 @@ def make_event(
             event_time=event_time,
             call_status=call_status,
             sip_code=sip_code,
-            sip_class=f"{sip_code // 100}xx" if sip_code else "none",
-            is_final=call_status == "CALL_DISCONNECTED",
+            sip_class=rules.sip_class(sip_code),
+            is_final=rules.is_final(NormalisedEvent(event_type, call_status=call_status)),
         )
     return raw
 
@@ -152,7 +203,7 @@ def code_rollup(moment: datetime, code: str, count: int, *, size: str = "minute"
         bucket_size=size,
         bucket_start=bucket,
         sip_code=code,
-        sip_class=f"{code[0]}xx" if code.isdigit() and len(code) == 3 and code[0] in "123456" else "invalid",
+        sip_class=rules.sip_class(code),
         direction=extra.get("direction", "OUTBOUND"),
         destination_country=extra.get("destination_country", "SG"),
         sub_account_id=extra.get("sub_account_id", "acme_sg"),

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from dashboard import kpis
-from dashboard.queries import window_for
 from dashboard.tests.factories import make_session, session_rollup
+from dashboard.timerange import window_for
 
 pytestmark = pytest.mark.django_db
 

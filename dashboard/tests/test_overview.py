@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dashboard.queries import parse_cursor
+from dashboard.reads.common import parse_cursor
 from dashboard.tests.factories import code_rollup, make_session, session_rollup
 from webhooks.models import RawEvent, ReceiverTally
 
@@ -125,7 +125,7 @@ def test_live_feed_returns_only_sessions_after_the_cursor(support_client):
     first = support_client.get("/").context
     assert [r.session_id for r in first["feed_rows"]] == [old.session_id]
     cursor = first["feed_cursor"]
-    # The cursor overlaps a few seconds (see queries.feed), so age the old row past it.
+    # The cursor overlaps a few seconds (see dashboard/reads/sessions.py feed), so age the old row past it.
     type(old).objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
     ts, _ = parse_cursor(cursor)
     cursor = f"{(ts - timedelta(seconds=30)).isoformat()}_0"

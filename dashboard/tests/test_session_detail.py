@@ -192,3 +192,19 @@ def test_anomaly_chips_appear_once_and_fault_side_reads_one_way(support_client):
     assert body.count("Events arrived out of order") == 1  # the session's anomaly list
     assert body.count("Network / platform") == 2  # summary and cause box, one vocabulary
     assert "Responsibility" not in body
+
+
+def test_out_of_order_on_the_page_is_the_classifiers_rule(support_client):
+    """Issue 11: one out-of-order rule (classify/rules.py). Times compare at whole seconds, so an
+    event at :04.900 arriving after one at :05.100 is late, as the classifier flags it."""
+    s = make_session(status="BUSY", sip_code=486)
+    t0 = s.start_time.replace(microsecond=0)
+    now = timezone.now()
+    make_event(s, sip_code=486, event_time=t0 + timedelta(seconds=5, milliseconds=100), received_at=now)
+    make_event(
+        s, call_status="CALL_INITIATED", event_time=t0 + timedelta(seconds=4, milliseconds=900),
+        received_at=now + timedelta(seconds=1),
+    )  # fmt: skip
+    timeline = support_client.get(url(s)).context["d"].timeline
+    assert [e.classification.call_status for e in timeline] == ["CALL_INITIATED", "CALL_DISCONNECTED"]
+    assert [e.out_of_order for e in timeline] == [True, False]

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
-from dashboard.queries import PAGE_SIZE
+from dashboard.reads.sessions import PAGE_SIZE
 from dashboard.tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def test_filters_narrow_the_results(support_client, query, expected):
 
 @pytest.mark.parametrize("match_limit", [5000, 2], ids=["rare-fragment-by-id", "common-fragment-by-exists"])
 def test_number_search_finds_the_same_sessions_whichever_way_it_looks(numbers_client, monkeypatch, match_limit):
-    monkeypatch.setattr("dashboard.queries.NUMBER_MATCH_LIMIT", match_limit)
+    monkeypatch.setattr("classify.models.NUMBER_MATCH_LIMIT", match_limit)
     now = timezone.now()
     inbound = make_session(direction="INBOUND", destination="+6591234567", start=now - timedelta(minutes=3))
     outbound = make_session(direction="OUTBOUND", destination="+6591234999", start=now - timedelta(minutes=2))

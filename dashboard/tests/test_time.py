@@ -10,9 +10,8 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
-from dashboard.queries import CUSTOM_WINDOW, Window
 from dashboard.tests.factories import code_rollup, make_session, session_rollup
-from dashboard.timerange import window_from
+from dashboard.timerange import CUSTOM_WINDOW, Window, window_from
 
 pytestmark = pytest.mark.django_db
 

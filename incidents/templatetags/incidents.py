@@ -17,7 +17,7 @@ register = template.Library()
 
 @register.inclusion_tag("incidents/_session_panel.html", takes_context=True)
 def session_workflow(context: dict[str, Any], session: Session, legs: list[Any] | None = None) -> dict[str, Any]:
-    """``legs``: the page's legs (dashboard.queries.LegView), so the country costs no query."""
+    """``legs``: the page's legs (dashboard.reads.session.LegView), so the country costs no query."""
     user = context["request"].user
     country = None
     if legs is not None:

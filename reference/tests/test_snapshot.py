@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reference.models import SipCode
+from reference.models import SipClass, SipCode
 from reference.snapshot import load_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,11 @@ def test_unknown_code_falls_back_to_its_class():
     assert info.responsibility == "configuration"
     assert info.description == "The request contains bad syntax or cannot be fulfilled by the server."
     assert "499" in info.explanation
+
+
+def test_the_database_and_the_snapshot_fall_back_the_same_way():
+    """Issue 11: one class fallback (reference), for pages and the classifier alike."""
+    assert SipClass.objects.for_code(499).fallback_for(499) == load_snapshot().code(499)
 
 
 @pytest.mark.parametrize("code", [0, 99, 700, 999, -1])

@@ -24,7 +24,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from classify import rollups
+from classify import rollups, rules
 from classify.models import CallLeg, EventClassification, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.rules import fault_side
@@ -402,7 +402,7 @@ def _raw(
 def _classification(
     eid: int, sid: int, leg_id: int | None, when: datetime, status: str, code: int | None, outcome: str, final: bool
 ) -> dict:
-    sip_class = "none" if code is None else (f"{code // 100}xx" if 100 <= code <= 699 else "invalid")
+    sip_class = rules.sip_class(code)
     return {
         "event_id": eid, "session_id": sid, "call_leg_id": leg_id, "event_time": when, "call_status": status,
         "sip_code": code, "sip_code_raw": "" if code is None else str(code), "sip_class": sip_class,

@@ -1,0 +1,214 @@
+"""The overview page's reads: outcome tiles, the outcome chart and the top failure causes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, DurationField, F, Sum, Value
+
+from classify import rollups
+from classify.models import CauseKind, CodeRollup, OutcomeGroup, Session, SessionRollup
+from dashboard.reads.common import FAILING_GROUPS, DateBin, is_int, pct
+from dashboard.timerange import Window
+from reference.models import SipCode, VoiceErrorCode
+from reference.snapshot import unknown_code_reason
+
+# --- the outcome chart's bars -----------------------------------------------------------------
+
+# Chart resolution per window: about 15–60 bars whatever the span.
+CHART_BIN: dict[str, timedelta] = {
+    "15m": timedelta(minutes=1),
+    "1h": timedelta(minutes=2),
+    "24h": timedelta(minutes=30),
+    "7d": timedelta(hours=6),
+}
+# For absolute windows: the smallest stride giving at most about 60 bars.
+_STRIDES = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)]
+
+
+def chart_bin(window: Window) -> timedelta:
+    if window.key in CHART_BIN:
+        return CHART_BIN[window.key]
+    size, _ = rollups.window_filter(window.start, window.end)
+    smallest = timedelta(hours=1) if size == "hour" else timedelta(minutes=1)
+    for stride in _STRIDES:
+        if stride >= smallest and window.span / stride <= 60:
+            return stride
+    return _STRIDES[-1]
+
+
+def outcome_series(window: Window) -> list[tuple[datetime, dict[str, int]]]:
+    """Sessions per chart bin and outcome group, from the rollups (bins with no sessions included)."""
+    stride = chart_bin(window)
+    origin = datetime(2000, 1, 1, tzinfo=UTC)
+    by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = (
+        SessionRollup.objects.in_window(window)
+        .annotate(bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)))
+        .values("bin", "outcome_group")
+        .annotate(n=Sum("count"))
+    )
+    for row in rows:
+        by_bin[row["bin"]][row["outcome_group"]] += row["n"]
+    first = origin + ((window.start - origin) // stride) * stride
+    bins: list[tuple[datetime, dict[str, int]]] = []
+    moment = first
+    while moment < window.end:
+        bins.append((moment, by_bin.get(moment, {})))
+        moment += stride
+    return bins
+
+
+# --- tiles --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tile:
+    """One overview tile's figures; the view names and colours it (dashboard/views.py ``TILES``)."""
+
+    key: str  # "sessions", or the outcome share it shows: a key of TILE_GROUPS
+    value: float | None  # "sessions": how many; otherwise the share in percent (None: no sessions)
+    change: float | None  # percent change (count) or percentage points (rates)
+    unit: str  # "%" or "pp"
+    week_change: float | None = None  # the same, against the same window a week earlier
+
+
+# The outcome groups each share tile counts.
+TILE_GROUPS: dict[str, list[OutcomeGroup]] = {
+    "answered": [OutcomeGroup.ANSWERED],
+    "not_answered": [OutcomeGroup.NOT_ANSWERED],
+    "failed": [OutcomeGroup.FAILED, OutcomeGroup.ERROR],
+}
+
+
+def outcome_counts(window: Window) -> dict[str, int]:
+    rows = SessionRollup.objects.in_window(window).values("outcome_group").annotate(n=Sum("count"))
+    return {row["outcome_group"]: row["n"] for row in rows}
+
+
+def overview_tiles(window: Window, current: dict[str, int] | None = None) -> list[Tile]:
+    """Sessions, then each outcome share, against the window before and a week earlier.
+
+    ``current``: the window's outcome counts when the caller has read them already."""
+    now = outcome_counts(window) if current is None else current
+    before = outcome_counts(window.previous())
+    week = outcome_counts(window.week_earlier())
+    total, prev_total, week_total = sum(now.values()), sum(before.values()), sum(week.values())
+
+    def rate(counts: dict[str, int], groups: Sequence[str], whole: int) -> float | None:
+        return pct(sum(counts.get(g, 0) for g in groups), whole)
+
+    def delta(a: float | None, b: float | None) -> float | None:
+        return round(a - b, 1) if a is not None and b is not None else None
+
+    def growth(then: int) -> float | None:
+        return round(100.0 * (total - then) / then, 1) if then else None
+
+    tiles = [Tile("sessions", total, growth(prev_total), "%", week_change=growth(week_total))]
+    for key, groups in TILE_GROUPS.items():
+        share = rate(now, groups, total)
+        tiles.append(
+            Tile(
+                key,
+                share,
+                delta(share, rate(before, groups, prev_total)),
+                "pp",
+                week_change=delta(share, rate(week, groups, week_total)),
+            )
+        )
+    return tiles
+
+
+# --- failure causes -------------------------------------------------------------------------------
+
+
+@dataclass
+class Cause:
+    """A primary cause of failing sessions; its links are the template's (dashboard/templatetags)."""
+
+    kind: str  # a CauseKind value
+    cause: str  # "486", "-2004", a status; "" when none was recorded
+    count: int
+    share: float | None
+    reason: str
+    retry: str
+    responsibility: str
+
+
+def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
+    """The primary causes of not-answered/failed/error sessions that started in the window."""
+    rows = _cause_counts(window)
+    total = sum(row["n"] for row in rows)
+    rows = rows[:limit]
+    sip = {
+        int(r["primary_cause"]) for r in rows if r["primary_cause_kind"] == CauseKind.SIP and is_int(r["primary_cause"])
+    }
+    err = {
+        int(r["primary_cause"])
+        for r in rows
+        if r["primary_cause_kind"] == CauseKind.ERROR_CODE and is_int(r["primary_cause"])
+    }
+    codes = {c.code: c for c in SipCode.objects.filter(code__in=sip)} if sip else {}
+    errors = {e.code: e for e in VoiceErrorCode.objects.filter(code__in=err)} if err else {}
+    causes = []
+    for row in rows:
+        kind, cause = row["primary_cause_kind"], row["primary_cause"]
+        reason = retry = responsibility = ""
+        if kind == CauseKind.SIP and is_int(cause):
+            ref = codes.get(int(cause))
+            if ref:
+                reason, retry, responsibility = (
+                    ref.reason_phrase,
+                    ref.get_retry_advice_display(),
+                    ref.get_responsibility_display(),
+                )
+            else:
+                reason = unknown_code_reason(int(cause))
+        elif kind == CauseKind.ERROR_CODE and is_int(cause):
+            ref_err = errors.get(int(cause))
+            if ref_err:
+                reason, retry, responsibility = (
+                    ref_err.message,
+                    ref_err.get_retry_advice_display(),
+                    ref_err.get_responsibility_display(),
+                )
+        causes.append(Cause(kind, cause, row["n"], pct(row["n"], total), reason, retry, responsibility))
+    return causes
+
+
+def _cause_counts(window: Window) -> list[dict[str, Any]]:
+    """(kind, cause, n) rows, most first.
+
+    Up to a day this counts sessions. Beyond a day, counting a week of failing sessions costs
+    too much per page view, so SIP causes come from the code rollups (final non-2xx codes,
+    per leg) and 8x8 error codes from the small error_code index.
+    """
+    if window.span <= rollups.MINUTE_READS_WITHIN:
+        return [
+            dict(row)
+            for row in Session.objects.started_in(window)
+            .filter(outcome_group__in=FAILING_GROUPS)
+            .values("primary_cause_kind", "primary_cause")
+            .annotate(n=Count("id"))
+            .order_by("-n", "primary_cause")
+        ]
+    rows = [
+        {"primary_cause_kind": CauseKind.SIP, "primary_cause": r["sip_code"], "n": r["n"]}
+        for r in CodeRollup.objects.in_window(window)
+        .exclude(sip_class__in=["1xx", "2xx"])
+        .values("sip_code")
+        .annotate(n=Sum("count"))
+    ]
+    rows += [
+        {"primary_cause_kind": CauseKind.ERROR_CODE, "primary_cause": str(r["error_code"]), "n": r["n"]}
+        for r in Session.objects.started_in(window)
+        .filter(error_code__isnull=False)
+        .values("error_code")
+        .annotate(n=Count("id"))
+    ]
+    rows.sort(key=lambda r: (-r["n"], r["primary_cause"]))
+    return rows
