@@ -450,10 +450,10 @@ def main() -> int:
     finally:
         watcher.stop.set()
         stop([node.process for node in [*receivers, *workers]])
-    # Read once every process has exited: its counters are in its files (multiprocess mode).
-    for node in [*receivers, *workers]:
-        node.counters = read_counters(node.metrics_dir)
-    shutil.rmtree(metrics_root, ignore_errors=True)
+        # Read once every process has exited: its counters are in its files (multiprocess mode).
+        for node in [*receivers, *workers]:
+            node.counters = read_counters(node.metrics_dir)
+        shutil.rmtree(metrics_root, ignore_errors=True)
 
     with psycopg.connect(database_url) as conn:
         facts = report_facts(conn, watcher)
