@@ -255,10 +255,12 @@ def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, tuple[datet
         return {}
     # A session that does not exist yet has no row to lock, so two workers could both create it
     # from different events, each rewriting only its own rollup bucket. A transaction-scoped
-    # advisory lock per session id (taken in sorted order, so no deadlock) makes the second
-    # worker wait and then read everything the first committed, old bucket included.
+    # advisory lock per session id makes the second worker wait and then read everything the
+    # first committed, old bucket included. The locks are taken in the order of their keys, not
+    # of the ids: two ids can share a key (hashtext is 32 bits), and in id order one worker could
+    # hold a key another waits for while waiting for one that other holds (a deadlock).
     cursor.execute(
-        "SELECT pg_advisory_xact_lock(hashtext(s)) FROM (SELECT unnest(%s::text[]) AS s ORDER BY 1) AS ids",
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtext(s) AS k FROM unnest(%s::text[]) AS s ORDER BY 1) AS ks",
         [session_ids],
     )
     cursor.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -14,6 +15,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from classify import pipeline
 from classify.models import BucketSize, CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 from classify.normalise import normalise
 from classify.pipeline import process_pending
@@ -259,6 +261,62 @@ def test_a_worker_waits_for_whoever_holds_a_new_sessions_lock_before_creating_it
     assert processed == [2]
     assert Session.objects.get().status == "FAILED"
     assert SessionRollup.objects.filter(bucket_size=BucketSize.HOUR).get().count == 1
+
+
+WAITING_FOR_ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_whose_session_ids_share_lock_keys_do_not_deadlock():
+    """Session locks are advisory locks on ``hashtext(session_id)``, so two session ids can share a
+    lock. Taken in session-id order, a worker could hold the key of ``a`` and wait for the key of
+    ``d`` while another, whose ``c`` and ``b`` have those same keys, holds the key of ``c`` and waits
+    for the key of ``b``: a deadlock (one batch rolled back after deadlock_timeout). Taken in key
+    order, every worker takes the keys in one order and none can wait for another in a circle."""
+    holder = psycopg.connect(conninfo_from_settings())
+    # Pairs of ids with one hash (~19 among 400,000 ids); two pairs that interleave: a < c < b, c < d.
+    pairs = holder.execute(
+        "SELECT array_agg(s ORDER BY s) FROM (SELECT lpad(i::text, 9, '0') AS s FROM generate_series(1, 400000) i)"
+        " AS ids GROUP BY hashtext(s) HAVING count(*) = 2 ORDER BY 1"
+    ).fetchall()
+    (a, b), (c, d) = next(
+        ((p, q) for (p,), (q,) in itertools.combinations(pairs, 2) if p[0] < q[0] < p[1]),
+    )
+    # One more id inside each worker's range, whose keys a third transaction holds for a moment so
+    # that each worker is stopped after taking its first key: a + "5" sorts between a and d.
+    first_ids, second_ids = [a, a + "5", d], [c, c + "5", b]
+    keys = holder.execute(
+        "SELECT array_agg(DISTINCT hashtext(s)) FROM unnest(%s::text[]) AS s", [first_ids + second_ids]
+    )
+    assert len(keys.fetchone()[0]) == 4  # a/b share one key, c/d another, the two extra ids one each
+    holder.execute(
+        "SELECT pg_advisory_xact_lock(hashtext(%s)), pg_advisory_xact_lock(hashtext(%s))", [a + "5", c + "5"]
+    )
+    outcomes: list[str] = []
+
+    def worker(session_ids: list[str]) -> None:
+        with psycopg.connect(conninfo_from_settings()) as conn:
+            try:
+                pipeline._lock_sessions(conn.cursor(), session_ids)
+                conn.commit()
+                outcomes.append("locked")
+            except psycopg.errors.DeadlockDetected:
+                conn.rollback()
+                outcomes.append("deadlock")
+
+    threads = [threading.Thread(target=worker, args=(ids,)) for ids in (first_ids, second_ids)]
+    for waiting, thread in enumerate(threads, start=1):
+        thread.start()
+        for _ in range(100):
+            if holder.execute(WAITING_FOR_ADVISORY_LOCKS).fetchone()[0] >= waiting:
+                break
+            time.sleep(0.05)
+    holder.commit()
+    for thread in threads:
+        thread.join(30)
+    holder.close()
+
+    assert outcomes == ["locked", "locked"]
 
 
 def test_a_duplicate_arriving_after_classification_flags_the_session_without_counting_twice():
