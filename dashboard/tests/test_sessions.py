@@ -209,9 +209,9 @@ def test_list_query_count_does_not_grow_with_rows(support_client, django_assert_
     for i in range(30):
         make_session(status="FAILED", sip_code=503, legs=2, start=timezone.now() - timedelta(minutes=i))
     # session + user + permissions, the page's ids, its sessions, one query for all their legs, and
-    # two for the product / recording / number signals, the capped match count and the known
-    # sub-accounts (when not cached)
-    with django_assert_max_num_queries(11):
+    # three for the product signals (rollups, failed recordings, numbers), the capped match count and
+    # the known sub-accounts (when not cached)
+    with django_assert_max_num_queries(12):
         response = support_client.get("/sessions/?direction=OUTBOUND")
     assert len(ids(response)) == 30
 
@@ -223,3 +223,16 @@ def test_csv_query_count_is_per_chunk_not_per_row(support_client, django_assert_
         response = support_client.get("/sessions/export.csv")
         lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 26
+
+
+def test_country_without_a_number_is_the_sessions_destination_as_kpis_count_it(support_client):
+    """A masked call's first leg goes to the virtual number at home (SG), its second to the
+    callee (LK): the session's destination is LK, as the KPIs by country and the rollups say, so
+    a KPI row's link lists the same sessions."""
+    masked = make_session(product="NUMBER_MASKING", legs=2, country="LK")
+    first_leg = masked.legs.order_by("initiated_at").first()
+    first_leg.destination_country = "SG"
+    first_leg.save()
+    assert masked.destination_country == "LK"
+    assert ids(support_client.get("/sessions/?country=LK")) == [masked.session_id]
+    assert ids(support_client.get("/sessions/?country=SG")) == []

@@ -6,9 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+from classify import rollups
+from classify.models import BucketSize
 from dashboard.tests.factories import make_event, make_session
 from products.models import VirtualNumber
 
@@ -34,7 +37,11 @@ def rule_admin_client(db) -> Client:
 
 def session(**kwargs):
     start = timezone.now() - timedelta(minutes=5)
-    return make_session(start=start, rollup_at=start, **kwargs)
+    made = make_session(start=start, rollup_at=start, **kwargs)
+    # Its rollup buckets, as the pipeline would write them (the signals read rollups).
+    with transaction.atomic():
+        rollups.recompute({rollups.floor(start, BucketSize.MINUTE)}, set())
+    return made
 
 
 def test_the_session_page_says_why_and_links_admins_to_a_rule(support_client, rule_admin_client):
