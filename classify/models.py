@@ -5,7 +5,7 @@ classifications and rollups. Everything here can be rebuilt from ``webhooks.RawE
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.db import models
@@ -131,13 +131,20 @@ class SessionQuerySet(models.QuerySet["Session"]):
             if country:
                 qs = qs.filter(destination_country=country.upper())
             return qs
-        return qs.with_leg(direction=direction, country=country, number=number, number_exact=number_exact)
+        return qs.with_leg(direction=direction, country=country, number=number, number_exact=number_exact, since=start)
 
     def with_leg(
-        self, *, direction: str = "", country: str = "", number: str = "", number_exact: bool = False
+        self,
+        *,
+        direction: str = "",
+        country: str = "",
+        number: str = "",
+        number_exact: bool = False,
+        since: datetime | None = None,
     ) -> SessionQuerySet:
         """Sessions with one leg matching all of these. ``number`` is a fragment of the source or
-        destination, or with ``number_exact`` the whole number however it was typed."""
+        destination, or with ``number_exact`` the whole number however it was typed. ``since``:
+        the caller wants only sessions started then or later, so older legs need not be looked at."""
         leg_filter = Q()
         if direction:
             leg_filter &= Q(direction=direction)
@@ -157,9 +164,13 @@ class SessionQuerySet(models.QuerySet["Session"]):
             # indexes first (migration classify 0004). Left to itself the planner walks every session
             # in the range and checks its legs one by one. A fragment matching too many legs keeps
             # the EXISTS below, which finds a page quickly precisely because matches are everywhere.
-            session_ids = list(
-                CallLeg.objects.filter(leg_filter).values_list("session_id", flat=True)[:NUMBER_MATCH_LIMIT]
-            )
+            legs = CallLeg.objects.filter(leg_filter)
+            if since:
+                # A leg starts with or after its session (an hour of slack for clocks that
+                # disagree); one with no start time is kept.
+                legs = legs.filter(Q(initiated_at__gte=since - timedelta(hours=1)) | Q(initiated_at__isnull=True))
+            # .order_by(): any matches will do, so no sort of them (CallLeg's default ordering).
+            session_ids = list(legs.order_by().values_list("session_id", flat=True)[:NUMBER_MATCH_LIMIT])
             if len(session_ids) < NUMBER_MATCH_LIMIT:
                 return self.filter(pk__in=set(session_ids))
         # EXISTS, not a join: a session with two matching legs is still one row.
@@ -221,6 +232,7 @@ class Session(models.Model):
             ),
             models.Index(fields=["rollup_at"], name="session_rollup_at_idx"),
             models.Index(fields=["destination_country", "-start_time"], name="session_country_idx"),
+            models.Index(fields=["fault_side", "-start_time"], name="session_fault_side_idx"),
             # The product signals (products/queries.py) count these few in any window.
             models.Index(fields=["rollup_at"], condition=Q(product="UNKNOWN"), name="session_unknown_product_idx"),
             models.Index(
@@ -274,6 +286,10 @@ class CallLeg(models.Model):
         indexes = [
             models.Index(fields=["session", "initiated_at"], name="callleg_session_idx"),
             models.Index(fields=["destination_country"], name="callleg_dest_country_idx"),
+            # A whole number (users without the number permission search by it): equality on a
+            # B-tree, not through the trigram indexes, where digits make poor trigrams.
+            models.Index(fields=["source"], name="callleg_source_idx"),
+            models.Index(fields=["destination"], name="callleg_destination_idx"),
         ]
 
     def __str__(self) -> str:

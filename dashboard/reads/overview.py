@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,13 +92,29 @@ def outcome_counts(window: Window) -> dict[str, int]:
     return {row["outcome_group"]: row["n"] for row in rows}
 
 
+def outcome_counts_of(*windows: Window) -> list[dict[str, int]]:
+    """``outcome_counts`` of each window, in one scan of their buckets (a 7-day window's previous
+    window and its week-earlier one are the same buckets: read once)."""
+    filters = [rollups.window_filter(w.start, w.end)[1] for w in windows]
+    either = functools.reduce(operator.or_, filters)
+    sums = {f"n{i}": Sum("count", filter=q) for i, q in enumerate(filters)}
+    rows: Iterable[Mapping[str, Any]] = (
+        SessionRollup.objects.filter(either).values("outcome_group").annotate(**sums).order_by()
+    )
+    counts: list[dict[str, int]] = [{} for _ in windows]
+    for row in rows:
+        for i in range(len(windows)):
+            if row[f"n{i}"]:
+                counts[i][row["outcome_group"]] = row[f"n{i}"]
+    return counts
+
+
 def overview_tiles(window: Window, current: dict[str, int] | None = None) -> list[Tile]:
     """Sessions, then each outcome share, against the window before and a week earlier.
 
     ``current``: the window's outcome counts when the caller has read them already."""
     now = outcome_counts(window) if current is None else current
-    before = outcome_counts(window.previous())
-    week = outcome_counts(window.week_earlier())
+    before, week = outcome_counts_of(window.previous(), window.week_earlier())
     total, prev_total, week_total = sum(now.values()), sum(before.values()), sum(week.values())
 
     def rate(counts: dict[str, int], groups: Sequence[str], whole: int) -> float | None:

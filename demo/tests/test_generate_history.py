@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from classify.models import CodeRollup, Session, SessionRollup
+from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 from webhooks.models import RawEvent
 
 pytestmark = pytest.mark.django_db
@@ -24,3 +25,21 @@ def test_raw_days_keeps_raw_events_for_recent_sessions_only_and_every_session_co
     # Rollups still count every session and final code, raw payloads or not.
     assert SessionRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] == 300
     assert CodeRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] >= 300
+
+
+def _indexes() -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)",
+            [[m._meta.db_table for m in (Session, CallLeg, EventClassification)]],
+        )
+        return set(cursor.fetchall())
+
+
+def test_the_indexes_dropped_for_the_load_are_all_built_again():
+    before = _indexes()
+    assert len(before) > 10
+    call_command("generate_history", sessions=50, days=2, seed=5, chunk=20, verbosity=0)
+    assert _indexes() == before
+    # And used: the planner can reach a leg by its session again.
+    assert CallLeg.objects.filter(session=Session.objects.first()).exists()
