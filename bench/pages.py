@@ -94,6 +94,7 @@ def bench_incidents(count: int = 20) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--only", metavar="TEXT", help="only the pages whose name contains TEXT")
     parser.add_argument("--save", metavar="FILE", help="write each page's p50/p95 and the session count as JSON")
     parser.add_argument(
         "--compare",
@@ -193,6 +194,8 @@ def main() -> None:
     growth_header = f" {'growth':>7}" if before else ""
     print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}{growth_header}")
     for name, urls, target, *as_user in pages:
+        if args.only and args.only not in name:
+            continue
         page_client = as_user[0] if as_user else client
         for url in urls[:3]:
             page_client.get(url)

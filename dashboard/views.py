@@ -152,14 +152,13 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         else session_list.feed(None, full_numbers=_full_numbers(request), where=feed_filter.q())
     )
     causes = kpis.who(window, overview_reads.failure_causes(window))
-    totals, outcomes = kpis.totals_and_outcomes(window)
+    stride = overview_reads.chart_bin(window)
+    totals, outcomes, by_bin = kpis.totals_outcomes_and_bins(window, stride)
     context = {
         **window_ui,
         "tiles": [_tile(t) for t in overview_reads.overview_tiles(window, outcomes)],
         "kpis": totals,
-        "chart": charts.outcome_chart(
-            overview_reads.outcome_series(window), link=_chart_links(window, overview_reads.chart_bin(window))
-        ),
+        "chart": charts.outcome_chart(overview_reads.outcome_series(window, by_bin), link=_chart_links(window, stride)),
         "series": charts.SERIES,
         "causes": [c.cause for c in causes],
         "fault_causes": [c for c in causes if c.side != FaultSide.CUSTOMER],

@@ -14,6 +14,10 @@ from classify.models import OutcomeGroup
 FAILING_GROUPS = [OutcomeGroup.NOT_ANSWERED, OutcomeGroup.FAILED, OutcomeGroup.ERROR]
 
 
+# Where chart bins are counted from (date_bin's origin): bins line up whatever the window.
+BIN_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class DateBin(Func):
     """PostgreSQL's date_bin(stride, source, origin): groups buckets into chart bars."""
 
