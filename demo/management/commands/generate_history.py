@@ -472,8 +472,10 @@ def _reserve(model: type[models.Model], n: int) -> int:
     return first
 
 
-def _copy(model: type[models.Model], rows: Iterable[dict]) -> None:
-    fields = [f for f in model._meta.concrete_fields]
+def _copy(model: type[models.Model], rows: Iterable[dict], *, generated_id: bool = False) -> None:
+    """COPY ``rows`` into ``model``'s table; ``generated_id``: the rows carry no id (the table's
+    sequence gives one)."""
+    fields = [f for f in model._meta.concrete_fields if not (generated_id and f.primary_key)]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields if f.column)
     # Field.get_default() gives "" for blank CharFields, as the ORM would; JSON goes in as text.
     defaults = {
@@ -491,9 +493,22 @@ def _upsert_rollups(
     extra = extra or {}
     # In bucket order, as the pipeline writes them over time: a window's rows sit together on
     # disk, as in a real database, instead of spread over the whole table.
+    ordered = sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
+    if not model._default_manager.exists():
+        # The usual case (an empty bench or demo database): COPY, several times faster than
+        # upserting millions of rows through the ORM.
+        _copy(
+            model,
+            (
+                {**dict(zip(keys, key, strict=True)), "count": n, **{name: c[key] for name, c in extra.items()}}
+                for key, n in ordered
+            ),
+            generated_id=True,
+        )
+        return
     objs = [
         model(**dict(zip(keys, key, strict=True)), count=n, **{name: c[key] for name, c in extra.items()})
-        for key, n in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
+        for key, n in ordered
     ]
     for start in range(0, len(objs), 5000):
         model._default_manager.bulk_create(
