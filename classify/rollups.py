@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, UniqueConstraint
 from django.utils import timezone
 
 from classify.models import BucketSize, CallLeg, CodeRollup, EventClassification, Session, SessionRollup
@@ -184,28 +184,26 @@ def _rewrite(
         cursor.execute(_ROLLUP_SQL[model, from_minutes], params)
 
 
-# The incremental path. Each rollup table's bucket key (its unique constraint less bucket_size and
-# bucket_start), the columns derived from the key, and the measures that add up.
-_DIMENSIONS = {
-    SessionRollup: (
-        "sub_account_id", "product", "status", "fault_side", "destination_country", "direction",
-        "primary_sip_code", "error_code",
-    ),
-    CodeRollup: ("sip_code", "direction", "destination_country", "sub_account_id"),
-}  # fmt: skip
+# The incremental path. Each rollup table's columns derived from its bucket key, and the measures
+# that add up; the key itself is its unique constraint less bucket_size and bucket_start.
 _DERIVED = {SessionRollup: ("outcome_group",), CodeRollup: ("sip_class",)}
 _MEASURES = {
     SessionRollup: ("count", "answered_seconds", "answer_delay_ms", "answer_delay_count"),
     CodeRollup: ("count",),
 }
-_NULLABLE = {"primary_sip_code", "error_code"}
 _DELTA = "rollup_hour_delta"  # temporary, per connection, emptied at commit
+
+
+def _dimensions(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:
+    (unique,) = (c for c in model._meta.constraints if isinstance(c, UniqueConstraint))
+    return tuple(f for f in unique.fields if f not in ("bucket_size", "bucket_start"))
 
 
 def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:
     """The statements of ``_rewrite_minutes_and_hours`` for one rollup table."""
     table = model._meta.db_table
-    dims, derived, measures = _DIMENSIONS[model], _DERIVED[model], _MEASURES[model]
+    dims, derived, measures = _dimensions(model), _DERIVED[model], _MEASURES[model]
+    nullable = {f.name for f in model._meta.concrete_fields if f.null}
     keys = ", ".join(dims + derived)
     sums = ", ".join(measures)
     create = (
@@ -230,7 +228,7 @@ def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str
     # Grouped by the key alone (a derived column cannot split one key in two: MERGE would refuse
     # to touch a row twice). The equalities on the text columns let the join hash; the nullable
     # ones filter after.
-    match = " AND ".join(f"h.{d} IS NOT DISTINCT FROM d.{d}" if d in _NULLABLE else f"h.{d} = d.{d}" for d in dims)
+    match = " AND ".join(f"h.{d} IS NOT DISTINCT FROM d.{d}" if d in nullable else f"h.{d} = d.{d}" for d in dims)
     merge_hours = (
         f"MERGE INTO {table} h USING (SELECT hour, {', '.join(dims)}, "  # noqa: S608 - model metadata only
         + ", ".join([f"max({c}) AS {c}" for c in derived] + [f"sum({m}) AS {m}" for m in measures])
