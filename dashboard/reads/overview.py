@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, DurationField, F, Sum, Value
+from django.db.models import Count, Sum
 
 from classify import rollups
 from classify.models import CauseKind, CodeRollup, OutcomeGroup, Session, SessionRollup
-from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, is_int, pct
+from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, is_int, pct
 from dashboard.timerange import Window
 from reference.models import SipCode, VoiceErrorCode
 from reference.snapshot import unknown_code_reason
@@ -44,27 +43,14 @@ def chart_bin(window: Window) -> timedelta:
 
 
 def outcome_series(
-    window: Window, counted: Mapping[datetime, Mapping[str, int]] | None = None
+    window: Window, counted: Mapping[datetime, Mapping[str, int]]
 ) -> list[tuple[datetime, dict[str, int]]]:
-    """Sessions per chart bin and outcome group, from the rollups (bins with no sessions included).
-
-    ``counted``: the counts per bin (of ``chart_bin(window)``) when the caller read them already
-    (``kpis.totals_outcomes_and_bins``)."""
+    """Sessions per chart bin and outcome group, every bin of the window included (empty ones
+    too). ``counted``: the counts per bin of ``chart_bin(window)``, read with the KPI totals in one
+    scan of the rollups (``kpis.totals_outcomes_and_bins``)."""
     stride = chart_bin(window)
     origin = BIN_ORIGIN
-    by_bin: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    if counted is not None:
-        for moment, groups in counted.items():
-            by_bin[moment].update(groups)
-    else:
-        rows = (
-            SessionRollup.objects.in_window(window)
-            .annotate(bin=DateBin(Value(stride, output_field=DurationField()), F("bucket_start"), Value(origin)))
-            .values("bin", "outcome_group")
-            .annotate(n=Sum("count"))
-        )
-        for row in rows:
-            by_bin[row["bin"]][row["outcome_group"]] += row["n"]
+    by_bin = {moment: dict(groups) for moment, groups in counted.items()}
     first = origin + ((window.start - origin) // stride) * stride
     bins: list[tuple[datetime, dict[str, int]]] = []
     moment = first
