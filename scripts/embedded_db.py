@@ -101,6 +101,18 @@ def start() -> int:
             if os.geteuid() == 0:
                 print(f"sipdesk: (it runs as {SERVICE_USER}, who must be able to reach {PGDATA})", file=sys.stderr)
             return 1
+        except PermissionError as exc:
+            # Started by root, the binaries run as SERVICE_USER: a checkout inside a private
+            # directory (mode 0700, as `mktemp -d` makes) hides them from that user.
+            print(f"sipdesk: the embedded PostgreSQL cannot run: {exc}", file=sys.stderr)
+            if os.geteuid() == 0:
+                print(
+                    f"sipdesk: started by root, it runs as {SERVICE_USER}, who must be able to reach {bin_dir()}"
+                    f" and {PGDATA}: keep sipdesk in a directory other users may enter, run `make run` as a"
+                    " normal user, or set DATABASE_URL to a PostgreSQL server",
+                    file=sys.stderr,
+                )
+            return 1
     for _ in range(50):
         if _ready():
             break
