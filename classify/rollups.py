@@ -194,9 +194,14 @@ _MEASURES = {
 _DELTA = "rollup_hour_delta"  # temporary, per connection, emptied at commit
 
 
-def _dimensions(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:
+def bucket_key(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:
+    """The fields that name one bucket of a rollup table (its unique constraint)."""
     (unique,) = (c for c in model._meta.constraints if isinstance(c, UniqueConstraint))
-    return tuple(f for f in unique.fields if f not in ("bucket_size", "bucket_start"))
+    return tuple(unique.fields)
+
+
+def _dimensions(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:
+    return tuple(f for f in bucket_key(model) if f not in ("bucket_size", "bucket_start"))
 
 
 def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:

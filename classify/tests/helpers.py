@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from classify import rollups
 from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 from demo.traffic import session_events
 from webhooks.ingest import ingest
@@ -70,26 +71,11 @@ def dump(*, ignore_out_of_order: bool = False) -> dict:
     ):
         row["anomalies"] = anomalies(row["anomalies"])
         verdicts.append(row)
+    # Ordered by the whole bucket key: rows that tie on part of it would come in storage order.
     session_rollups = list(
-        # The whole bucket key: rows that tie on part of it would come in storage order.
-        SessionRollup.objects.order_by(
-            "bucket_size",
-            "bucket_start",
-            "sub_account_id",
-            "product",
-            "status",
-            "fault_side",
-            "destination_country",
-            "direction",
-            "primary_sip_code",
-            "error_code",
-        ).values(*_fields(SessionRollup, "id"))
+        SessionRollup.objects.order_by(*rollups.bucket_key(SessionRollup)).values(*_fields(SessionRollup, "id"))
     )
-    code_rollups = list(
-        CodeRollup.objects.order_by(
-            "bucket_size", "bucket_start", "sip_code", "direction", "destination_country", "sub_account_id"
-        ).values(*_fields(CodeRollup, "id"))
-    )
+    code_rollups = list(CodeRollup.objects.order_by(*rollups.bucket_key(CodeRollup)).values(*_fields(CodeRollup, "id")))
     return {
         "sessions": sessions,
         "legs": legs,
