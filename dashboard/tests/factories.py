@@ -174,27 +174,21 @@ def make_event(
 def session_rollup(moment: datetime, status: str, count: int, *, size: str = "minute", **extra: Any) -> None:
     """``count`` sessions in the ``size`` bucket holding ``moment`` and, as the pipeline keeps
     them, in the coarser buckets holding it (classify/rollups.py: each size sums the finer one)."""
+    defaults: tuple[tuple[str, Any], ...] = (
+        ("fault_side", ""),
+        ("destination_country", ""),
+        ("direction", ""),
+        ("primary_sip_code", None),
+        ("error_code", None),
+    )
     key = {
         "sub_account_id": extra.get("sub_account_id", "acme_sg"),
         "product": extra.get("product", "IVR"),
         "status": status,
-        **{
-            name: extra.get(name, default)
-            for name, default in (
-                ("fault_side", ""),
-                ("destination_country", ""),
-                ("direction", ""),
-                ("primary_sip_code", None),
-                ("error_code", None),
-            )
-        },
+        **{name: extra.get(name, default) for name, default in defaults},
     }
-    measures = {
-        "count": count,
-        **{
-            name: extra[name] for name in ("answered_seconds", "answer_delay_ms", "answer_delay_count") if name in extra
-        },
-    }
+    measures: dict[str, int] = {"count": count}
+    measures |= {m: extra[m] for m in ("answered_seconds", "answer_delay_ms", "answer_delay_count") if m in extra}
     _add_to_buckets(SessionRollup, moment, size, key, {"outcome_group": rules.outcome_group(status)}, measures)
 
 
