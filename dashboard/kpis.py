@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.db.models import DurationField, F, Q, Sum, Value
@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 
 from classify import rollups, rules
 from classify.models import FaultSide, OutcomeGroup, Product, SessionRollup
-from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, is_int
+from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, is_int, matches
 from dashboard.reads.overview import Cause
 from dashboard.timerange import Window
 
@@ -180,29 +180,9 @@ _AGGREGATES = {
 
 
 # What the KPI definitions above look at: a rollup row grouped by these counts the same in every
-# definition, so the totals can be read as a few dozen such rows and folded here (``_fold``).
+# definition, so the totals can be read as a few dozen such rows and folded here (``_fold``, with
+# dashboard/reads/common.py ``matches``).
 _DEFINED_BY = ("outcome_group", "primary_sip_code", "status", "fault_side")
-_LOOKUPS = {
-    "exact": lambda have, want: have == want,
-    "in": lambda have, want: have in want,
-    "gte": lambda have, want: have is not None and have >= want,
-    "lte": lambda have, want: have is not None and have <= want,
-}
-
-
-def _matches(q: Q, row: Mapping[str, Any]) -> bool:
-    """Whether a row meets ``q``, as the ``FILTER`` PostgreSQL evaluates from it: a comparison
-    with a missing value is false, and its negation true (Django's negation guards NULLs so)."""
-    results = []
-    for child in q.children:
-        if isinstance(child, Q):
-            results.append(_matches(child, row))
-        else:
-            lookup, want = cast(tuple[str, Any], child)
-            name, _, kind = lookup.partition("__")
-            results.append(_LOOKUPS[kind or "exact"](row[name], want))
-    met = all(results) if q.connector == Q.AND else any(results)
-    return not met if q.negated else met
 
 
 def _fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
@@ -211,9 +191,9 @@ def _fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     total: dict[str, float] = dict.fromkeys(_sums(), 0)
     for row in rows:
         for name, q in _AGGREGATES.items():
-            if _matches(q, row):
+            if matches(q, row):
                 total[name] += row["count"]
-        if _matches(_ANSWERED, row):
+        if matches(_ANSWERED, row):
             total["answered_seconds"] += row["answered_seconds"]
         total["delay_ms"] += row["answer_delay_ms"]
         total["delay_count"] += row["answer_delay_count"]
