@@ -2,9 +2,9 @@
 rewrites buckets and which buckets a time window reads (docs/design.md §7).
 
 Three sizes, each the sum of the finer one: minutes (kept ``MINUTE_RETENTION``), hours and UTC
-days (kept as long as the trend, retention/purge.py). Days exist for the long windows: a week of
-a busy history is ~3.6 times fewer day rows than hour rows, and every page over a week reads it
-several times.
+days (kept as long as the trend, retention/purge.py). A window reads the coarsest whole buckets
+inside it (``window_filter``): a week of a busy history is ~3.6 times fewer day rows than hour
+rows, and the overview reads its window several times.
 
 Writers: the pipeline (``recompute`` inside each batch), the ``maintain_rollups`` task
 (``drop_expired_minutes`` and ``recompute(..., rebuild_hours=True)`` of the last hour) and
@@ -41,7 +41,7 @@ BUCKET_WIDTH = {
 FINER = {BucketSize.HOUR: BucketSize.MINUTE, BucketSize.DAY: BucketSize.HOUR}
 
 
-_SIZES = (BucketSize.MINUTE, BucketSize.HOUR, BucketSize.DAY)  # finest first
+SIZES = (BucketSize.MINUTE, BucketSize.HOUR, BucketSize.DAY)  # finest first
 
 
 def window_filter(
@@ -65,7 +65,7 @@ def window_filter(
         finest, start = BucketSize.HOUR, floor(start, BucketSize.HOUR)
     sizes = [
         size
-        for size in _SIZES[_SIZES.index(finest) :]
+        for size in SIZES[SIZES.index(finest) :]
         if size == finest or resolution is None or resolution % BUCKET_WIDTH[size] == timedelta(0)
     ]
     return finest.value, _cover(start, end, sizes)
@@ -75,11 +75,10 @@ def _cover(start: datetime, end: datetime, sizes: list[BucketSize]) -> Q:
     """Buckets starting in [start, end): of the coarsest size for the whole buckets of it inside,
     of the finer sizes for what is left at either edge."""
     *finer, coarsest = sizes
-    first = floor(start + BUCKET_WIDTH[coarsest] - timedelta(microseconds=1), coarsest)  # start, rounded up
-    last = floor(end, coarsest)
-    if not finer or first >= last:
-        if not finer:
-            return Q(bucket_size=coarsest.value, bucket_start__gte=start, bucket_start__lt=end)
+    if not finer:
+        return Q(bucket_size=coarsest.value, bucket_start__gte=start, bucket_start__lt=end)
+    first, last = _ceil(start, coarsest), floor(end, coarsest)
+    if first >= last:
         return _cover(start, end, finer)
     parts = [Q(bucket_size=coarsest.value, bucket_start__gte=first, bucket_start__lt=last)]
     if start < first:
@@ -87,6 +86,18 @@ def _cover(start: datetime, end: datetime, sizes: list[BucketSize]) -> Q:
     if last < end:
         parts.append(_cover(last, end, finer))
     return functools.reduce(operator.or_, parts)
+
+
+def _ceil(moment: datetime, size: BucketSize) -> datetime:
+    """The start of the first ``size`` bucket at or after ``moment`` (the calendar's end when
+    there is none: a hostile range can end in year 9999)."""
+    down = floor(moment, size)
+    if down == moment:
+        return down
+    try:
+        return down + BUCKET_WIDTH[size]
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def drop_expired_minutes(now: datetime) -> None:

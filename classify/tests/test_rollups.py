@@ -190,3 +190,16 @@ def test_a_recent_window_reads_whole_hours_and_minutes_at_its_edges_counting_wha
             assert not model.objects.filter(minutes).exclude(bucket_size=BucketSize.MINUTE).exists()
             read_hours += model.objects.filter(mixed, bucket_size=BucketSize.HOUR).count()
     assert read_hours
+
+
+def test_a_window_at_the_calendar_s_edges_reads_without_overflowing():
+    """Absolute ranges are typed by users: one that ends in year 9999 must still give a filter
+    (rounding its start up to the next day would overflow)."""
+    end = datetime.max.replace(tzinfo=UTC)
+    for start in (end - timedelta(hours=5), end - timedelta(days=3, minutes=7)):
+        size, q = rollups.window_filter(start, end, now=datetime(2026, 6, 1, tzinfo=UTC))
+        assert size == "minute"
+        assert SessionRollup.objects.filter(q).count() == 0
+    size, q = rollups.window_filter(datetime.min.replace(tzinfo=UTC), datetime(1, 1, 9, 13, tzinfo=UTC))
+    assert size == "hour"
+    assert SessionRollup.objects.filter(q).count() == 0

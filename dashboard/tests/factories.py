@@ -211,7 +211,7 @@ def _add_to_buckets(
     derived: dict[str, Any],
     measures: dict[str, int],
 ) -> None:
-    sizes = [s.value for s in rollups.BUCKET_WIDTH]
+    sizes = [s.value for s in rollups.SIZES]
     for bucket_size in sizes[sizes.index(size) :]:
         row, created = model.objects.get_or_create(
             bucket_size=bucket_size,
