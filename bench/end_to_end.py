@@ -482,7 +482,7 @@ def report_facts(conn, watcher: PendingWatcher) -> dict:
         "SELECT count(*) FROM classify_eventclassification WHERE is_final AND sip_code_raw <> ''"
     )
     for table, key in (("classify_sessionrollup", "session_rollup"), ("classify_coderollup", "code_rollup")):
-        facts[key] = dict.fromkeys(("minute", "hour"), 0) | dict(
+        facts[key] = dict.fromkeys(("minute", "hour", "day"), 0) | dict(
             conn.execute(f"SELECT bucket_size, sum(count) FROM {table} GROUP BY 1").fetchall()  # noqa: S608
         )
     facts["lag"] = one(
@@ -564,8 +564,9 @@ def print_report(
           "committed")  # fmt: skip
     sr, cr = facts["session_rollup"], facts["code_rollup"]
     print(f"classifications {facts['classified']:,}; sessions {facts['sessions']:,} (rollups count "
-          f"{sr['minute']:,} by minute, {sr['hour']:,} by hour); final codes {facts['final_codes']:,} "
-          f"(rollups count {cr['minute']:,} by minute, {cr['hour']:,} by hour)")  # fmt: skip
+          f"{sr['minute']:,} by minute, {sr['hour']:,} by hour, {sr['day']:,} by day); final codes "
+          f"{facts['final_codes']:,} (rollups count {cr['minute']:,} by minute, {cr['hour']:,} by hour, "
+          f"{cr['day']:,} by day)")  # fmt: skip
     checks = {
         f"delivered ≥ 97 % of {args.rate}/s (the server kept up)": delivered >= 0.97 * args.rate,
         "every answer a 200 (stored or duplicate)": not other and client.errors == 0,
@@ -583,10 +584,11 @@ def print_report(
             w.count(CLASSIFIED) + w.count(FAILED) for w in workers
         )
         == facts["claims"],
-        "rollups add up (sessions, final codes; minute and hour buckets)": sr["minute"]
+        "rollups add up (sessions, final codes; minute, hour and day buckets)": sr["minute"]
         == sr["hour"]
+        == sr["day"]
         == facts["sessions"]
-        and cr["minute"] == cr["hour"] == facts["final_codes"],
+        and cr["minute"] == cr["hour"] == cr["day"] == facts["final_codes"],
         f"lag p95 < {TARGET_P95_S:.0f} s": p95 < TARGET_P95_S,
         f"visible lag p95 < {TARGET_P95_S:.0f} s": v95 < TARGET_P95_S,
     }

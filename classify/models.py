@@ -349,25 +349,27 @@ class EventClassification(models.Model):
 class BucketSize(models.TextChoices):
     MINUTE = "minute", "Minute"
     HOUR = "hour", "Hour"
+    DAY = "day", "Day"
 
 
-def _window_q(span: Span) -> Q:
+def _window_q(span: Span, resolution: timedelta | None) -> Q:
     from classify import rollups  # rollups owns bucket sizes; it imports these models
 
-    return rollups.window_filter(span.start, span.end)[1]
+    return rollups.window_filter(span.start, span.end, resolution=resolution)[1]
 
 
 class SessionRollupQuerySet(models.QuerySet["SessionRollup"]):
-    def in_window(self, span: Span) -> SessionRollupQuerySet:
-        """The buckets that make up the window: minutes for the last day, hours beyond
-        (classify/rollups.py ``window_filter``)."""
-        return self.filter(_window_q(span))
+    def in_window(self, span: Span, *, resolution: timedelta | None = None) -> SessionRollupQuerySet:
+        """The buckets that make up the window: minutes for the last day, hours beyond, and days
+        for the whole days of a longer window unless grouped finer than a day (``resolution``,
+        classify/rollups.py ``window_filter``)."""
+        return self.filter(_window_q(span, resolution))
 
 
 class CodeRollupQuerySet(models.QuerySet["CodeRollup"]):
-    def in_window(self, span: Span) -> CodeRollupQuerySet:
+    def in_window(self, span: Span, *, resolution: timedelta | None = None) -> CodeRollupQuerySet:
         """The buckets that make up the window (classify/rollups.py ``window_filter``)."""
-        return self.filter(_window_q(span))
+        return self.filter(_window_q(span, resolution))
 
 
 class SessionRollup(models.Model):

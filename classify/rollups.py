@@ -1,6 +1,11 @@
 """Rollups: the one owner of bucket sizes, how long minute buckets are kept, the SQL that
 rewrites buckets and which buckets a time window reads (docs/design.md §7).
 
+Three sizes, each the sum of the finer one: minutes (kept ``MINUTE_RETENTION``), hours and UTC
+days (kept as long as the trend, retention/purge.py). A window reads the coarsest whole buckets
+inside it (``window_filter``): a week of a busy history is ~3.6 times fewer day rows than hour
+rows, and the overview reads its window several times.
+
 Writers: the pipeline (``recompute`` inside each batch), the ``maintain_rollups`` task
 (``drop_expired_minutes`` and ``recompute(..., rebuild_hours=True)`` of the last hour) and
 ``generate_history`` (``MINUTE_RETENTION``). Readers: the dashboard and alerts, through ``window_filter``.
@@ -8,6 +13,8 @@ Writers: the pipeline (``recompute`` inside each batch), the ``maintain_rollups`
 
 from __future__ import annotations
 
+import functools
+import operator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,15 +32,72 @@ MINUTE_RETENTION = timedelta(days=2)
 MINUTE_READS_WITHIN = timedelta(hours=24)
 ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup rewrite at a time across workers
 
+BUCKET_WIDTH = {
+    BucketSize.MINUTE: timedelta(minutes=1),
+    BucketSize.HOUR: timedelta(hours=1),
+    BucketSize.DAY: timedelta(days=1),
+}
+# What each size is the sum of.
+FINER = {BucketSize.HOUR: BucketSize.MINUTE, BucketSize.DAY: BucketSize.HOUR}
 
-def window_filter(start: datetime, end: datetime, *, now: datetime | None = None) -> tuple[str, Q]:
-    """The bucket size a window reads and the filter on a rollup table for it: minute buckets
-    while they are kept (the last day), hour buckets from the hour holding ``start`` otherwise."""
+
+SIZES = (BucketSize.MINUTE, BucketSize.HOUR, BucketSize.DAY)  # finest first
+
+
+def window_filter(
+    start: datetime, end: datetime, *, now: datetime | None = None, resolution: timedelta | None = None
+) -> tuple[str, Q]:
+    """The finest bucket size a window reads and the filter on a rollup table for it.
+
+    The finest size is minutes while they are kept (windows starting within the last day), else
+    hours from the hour holding ``start``. Coarser buckets stand in for the whole hours and whole
+    UTC days inside the window, the finer ones covering only its edges: each size is the sum of
+    the finer one, so this counts exactly what reading the finest size alone counts, in fewer
+    rows (a week of a busy history: ~42,000 hour rows, or ~15,000 rows of days and edge hours).
+
+    ``resolution``: how finely the caller groups the rows by ``bucket_start`` (a chart's bin).
+    A coarser size is only read when the resolution is a whole number of its buckets (bins
+    start at midnight UTC, dashboard/reads/common.py ``BIN_ORIGIN``), or when it is None."""
     now = now or timezone.now()
     if start >= now - MINUTE_READS_WITHIN - timedelta(minutes=1):
-        return "minute", Q(bucket_size="minute", bucket_start__gte=start, bucket_start__lt=end)
-    hour_start = start.replace(minute=0, second=0, microsecond=0)
-    return "hour", Q(bucket_size="hour", bucket_start__gte=hour_start, bucket_start__lt=end)
+        finest = BucketSize.MINUTE
+    else:
+        finest, start = BucketSize.HOUR, floor(start, BucketSize.HOUR)
+    sizes = [
+        size
+        for size in SIZES[SIZES.index(finest) :]
+        if size == finest or resolution is None or resolution % BUCKET_WIDTH[size] == timedelta(0)
+    ]
+    return finest.value, _cover(start, end, sizes)
+
+
+def _cover(start: datetime, end: datetime, sizes: list[BucketSize]) -> Q:
+    """Buckets starting in [start, end): of the coarsest size for the whole buckets of it inside,
+    of the finer sizes for what is left at either edge."""
+    *finer, coarsest = sizes
+    if not finer:
+        return Q(bucket_size=coarsest.value, bucket_start__gte=start, bucket_start__lt=end)
+    first, last = _ceil(start, coarsest), floor(end, coarsest)
+    if first >= last:
+        return _cover(start, end, finer)
+    parts = [Q(bucket_size=coarsest.value, bucket_start__gte=first, bucket_start__lt=last)]
+    if start < first:
+        parts.insert(0, _cover(start, first, finer))
+    if last < end:
+        parts.append(_cover(last, end, finer))
+    return functools.reduce(operator.or_, parts)
+
+
+def _ceil(moment: datetime, size: BucketSize) -> datetime:
+    """The start of the first ``size`` bucket at or after ``moment`` (the calendar's end when
+    there is none: a hostile range can end in year 9999)."""
+    down = floor(moment, size)
+    if down == moment:
+        return down
+    try:
+        return down + BUCKET_WIDTH[size]
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def drop_expired_minutes(now: datetime) -> None:
@@ -41,15 +105,14 @@ def drop_expired_minutes(now: datetime) -> None:
         model.objects.filter(bucket_size=BucketSize.MINUTE, bucket_start__lt=now - MINUTE_RETENTION).delete()
 
 
-BUCKET_WIDTH = {BucketSize.MINUTE: timedelta(minutes=1), BucketSize.HOUR: timedelta(hours=1)}
-
-
 def floor(moment: datetime, size: str) -> datetime:
     """The start of the ``size`` bucket holding ``moment`` (UTC)."""
     moment = moment.astimezone(UTC)
     if size == BucketSize.MINUTE:
         return moment.replace(second=0, microsecond=0)
-    return moment.replace(minute=0, second=0, microsecond=0)
+    if size == BucketSize.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _lock_rollups() -> None:
@@ -65,14 +128,15 @@ def recompute(
     now: datetime | None = None,
     rebuild_hours: bool = False,
 ) -> None:
-    """Rewrite the given minute buckets and bring the hour buckets containing them up to date.
-    Must run inside the batch's transaction.
+    """Rewrite the given minute buckets and bring the hour and day buckets containing them up to
+    date. Must run inside the batch's transaction.
 
-    A recent hour changes by what its rewritten minutes changed (``_rewrite_minutes_and_hours``):
-    the cost follows the batch, not how much the hour already holds, which summing every minute of
-    the hour again did (tens of milliseconds per batch, growing with traffic). ``rebuild_hours``
-    sums the hours from their minutes instead: the periodic safety net (``maintain_rollups``).
-    Hours past the minute retention are counted from the source tables."""
+    A recent hour and its day change by what their rewritten minutes changed
+    (``_rewrite_minutes_and_hours``): the cost follows the batch, not how much the hour already
+    holds, which summing every minute of the hour again did (tens of milliseconds per batch,
+    growing with traffic). ``rebuild_hours`` sums the hours from their minutes, and their days
+    from their hours, instead: the periodic safety net (``maintain_rollups``). Hours past the
+    minute retention are counted from the source tables, and their days summed again."""
     if not session_minutes and not code_minutes:
         return
     now = now or timezone.now()
@@ -83,12 +147,20 @@ def recompute(
             continue
         recent = {m for m in minutes if m >= cutoff}
         hours = {floor(m, BucketSize.HOUR) for m in minutes}
+        old_hours = {h for h in hours if h < cutoff}
         if rebuild_hours:
-            _rewrite(model, BucketSize.MINUTE, recent, from_minutes=False)
-            _rewrite(model, BucketSize.HOUR, {h for h in hours if h >= cutoff}, from_minutes=True)
+            _rewrite(model, BucketSize.MINUTE, recent, summed=False)
+            _rewrite(model, BucketSize.HOUR, hours - old_hours, summed=True)
         else:
             _rewrite_minutes_and_hours(model, recent)
-        _rewrite(model, BucketSize.HOUR, {h for h in hours if h < cutoff}, from_minutes=False)
+        _rewrite(model, BucketSize.HOUR, old_hours, summed=False)
+        resum_days(model, hours if rebuild_hours else old_hours)
+
+
+def resum_days(model: type[SessionRollup] | type[CodeRollup], moments: set[datetime]) -> None:
+    """Rewrite the day buckets holding ``moments`` as the sum of their hour buckets: after hours
+    were rewritten other than through ``recompute``'s incremental path (which keeps days too)."""
+    _rewrite(model, BucketSize.DAY, {floor(m, BucketSize.DAY) for m in moments}, summed=True)
 
 
 # Each rewrite is one DELETE and one INSERT … SELECT … GROUP BY, computed where the data is.
@@ -120,7 +192,7 @@ _ROLLUP_SQL = {
             SELECT extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000 AS ms
             FROM {_L} l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
         GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",  # noqa: S608 - model metadata only
-    # An hour is the sum of its minutes (cheap, and never scans an hour of sessions).
+    # An hour is the sum of its minutes, a day of its hours (cheap, and never scans the sessions).
     (SessionRollup, True): f"""
         INSERT INTO {_SR}
             (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
@@ -130,7 +202,7 @@ _ROLLUP_SQL = {
                r.destination_country, r.direction, r.primary_sip_code, r.error_code, sum(r.count),
                sum(r.answered_seconds), sum(r.answer_delay_ms), sum(r.answer_delay_count)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN {_SR} r ON r.bucket_size = %(minute)s
+        JOIN {_SR} r ON r.bucket_size = %(finer)s
          AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
         GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",  # noqa: S608 - model metadata only
     # Final events with a code, by event time. Account-level events have no leg or session:
@@ -155,7 +227,7 @@ _ROLLUP_SQL = {
         SELECT %(size)s, b.start, r.sip_code, r.sip_class, r.direction, r.destination_country, r.sub_account_id,
                sum(r.count)
         FROM unnest(%(starts)s::timestamptz[]) AS b(start)
-        JOIN {_CR} r ON r.bucket_size = %(minute)s
+        JOIN {_CR} r ON r.bucket_size = %(finer)s
          AND r.bucket_start >= b.start AND r.bucket_start < b.start + %(width)s::interval
         GROUP BY 2, 3, 4, 5, 6, 7""",  # noqa: S608 - model metadata only
 }
@@ -166,22 +238,20 @@ _ROLLUP_DELETE_SQL = {
 }
 
 
-def _rewrite(
-    model: type[SessionRollup] | type[CodeRollup], size: str, starts: set[datetime], *, from_minutes: bool
-) -> None:
+def _rewrite(model: type[SessionRollup] | type[CodeRollup], size: str, starts: set[datetime], *, summed: bool) -> None:
     """Replace the ``size`` buckets starting at ``starts``, counted from the source tables or,
-    for ``from_minutes``, summed from the minute buckets."""
+    when ``summed``, summed from the buckets of the next finer size (``FINER``)."""
     if not starts:
         return
     params: dict[str, Any] = {
         "size": size,
         "starts": sorted(starts),
         "width": BUCKET_WIDTH[BucketSize(size)],
-        "minute": BucketSize.MINUTE.value,
+        "finer": FINER.get(BucketSize(size), ""),
     }
     with connection.cursor() as cursor:
         cursor.execute(_ROLLUP_DELETE_SQL[model], params)
-        cursor.execute(_ROLLUP_SQL[model, from_minutes], params)
+        cursor.execute(_ROLLUP_SQL[model, summed], params)
 
 
 # The incremental path. Each rollup table's columns derived from its bucket key, and the measures
@@ -229,48 +299,51 @@ def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str
         "WITH new AS (" + _ROLLUP_SQL[model, False] + f" RETURNING bucket_start, {keys}, {sums})"  # noqa: S608 - model metadata only
         f" INSERT INTO {_DELTA}_{table} SELECT date_trunc('hour', bucket_start, 'UTC'), {keys}, {sums} FROM new"
     )
-    # ... and each hour row changes by the sum: created when new, removed when nothing is left.
-    # Grouped by the key alone (a derived column cannot split one key in two: MERGE would refuse
-    # to touch a row twice). The equalities on the text columns let the join hash; the nullable
-    # ones filter after.
+    # ... and each hour row, then each day row, changes by the sum: created when new, removed when
+    # nothing is left. Grouped by the key alone (a derived column cannot split one key in two:
+    # MERGE would refuse to touch a row twice). The equalities on the text columns let the join
+    # hash; the nullable ones filter after.
     match = " AND ".join(f"h.{d} IS NOT DISTINCT FROM d.{d}" if d in nullable else f"h.{d} = d.{d}" for d in dims)
-    merge_hours = (
-        f"MERGE INTO {table} h USING (SELECT hour, {', '.join(dims)}, "  # noqa: S608 - model metadata only
-        + ", ".join([f"max({c}) AS {c}" for c in derived] + [f"sum({m}) AS {m}" for m in measures])
-        + f" FROM {_DELTA}_{table} GROUP BY hour, {', '.join(dims)}) d"
-        f" ON h.bucket_size = %(hour)s AND h.bucket_start = d.hour AND {match}"
-        " WHEN MATCHED AND h.count + d.count <= 0 THEN DELETE"
-        " WHEN MATCHED THEN UPDATE SET "
-        + ", ".join(f"{m} = greatest(h.{m} + d.{m}, 0)" for m in measures)
-        + " WHEN NOT MATCHED AND d.count > 0 THEN INSERT (bucket_size, bucket_start, "
-        + f"{keys}, {sums}) VALUES (%(hour)s, d.hour, "
-        + ", ".join(f"d.{c}" for c in dims + derived + measures)
-        + ")"
-    )
+
+    def merge(size: BucketSize) -> str:
+        bucket = f"date_trunc('{size.value}', hour, 'UTC')"
+        return (
+            f"MERGE INTO {table} h USING (SELECT {bucket} AS bucket, {', '.join(dims)}, "  # noqa: S608 - model metadata only
+            + ", ".join([f"max({c}) AS {c}" for c in derived] + [f"sum({m}) AS {m}" for m in measures])
+            + f" FROM {_DELTA}_{table} GROUP BY {bucket}, {', '.join(dims)}) d"
+            f" ON h.bucket_size = '{size.value}' AND h.bucket_start = d.bucket AND {match}"
+            " WHEN MATCHED AND h.count + d.count <= 0 THEN DELETE"
+            " WHEN MATCHED THEN UPDATE SET "
+            + ", ".join(f"{m} = greatest(h.{m} + d.{m}, 0)" for m in measures)
+            + " WHEN NOT MATCHED AND d.count > 0 THEN INSERT (bucket_size, bucket_start, "
+            + f"{keys}, {sums}) VALUES ('{size.value}', d.bucket, "
+            + ", ".join(f"d.{c}" for c in dims + derived + measures)
+            + ")"
+        )
+
     # Emptied at once as well as at commit: a second call in the same transaction starts clean.
     clear = f"DELETE FROM {_DELTA}_{table}"  # noqa: S608 - model metadata only
-    return create, delete_minutes, insert_minutes, merge_hours, clear
+    return create, delete_minutes, insert_minutes, merge(BucketSize.HOUR), merge(BucketSize.DAY), clear
 
 
 _INCREMENTAL_SQL = {model: _incremental_sql(model) for model in (SessionRollup, CodeRollup)}
 
 
 def _rewrite_minutes_and_hours(model: type[SessionRollup] | type[CodeRollup], minutes: set[datetime]) -> None:
-    """Rewrite these minute buckets from the source tables and change each hour holding them by
-    the difference, all in SQL (no rows travel to Python)."""
+    """Rewrite these minute buckets from the source tables and change each hour and day holding
+    them by the difference, all in SQL (no rows travel to Python)."""
     if not minutes:
         return
     params: dict[str, Any] = {
         "size": BucketSize.MINUTE.value,
         "starts": sorted(minutes),
         "width": BUCKET_WIDTH[BucketSize.MINUTE],
-        "minute": BucketSize.MINUTE.value,
-        "hour": BucketSize.HOUR.value,
     }
-    create, delete_minutes, insert_minutes, merge_hours, clear = _INCREMENTAL_SQL[model]
+    create, delete_minutes, insert_minutes, merge_hours, merge_days, clear = _INCREMENTAL_SQL[model]
     with connection.cursor() as cursor:
         cursor.execute(create)
         cursor.execute(delete_minutes, params)
         cursor.execute(insert_minutes, params)
-        cursor.execute(merge_hours, params)
+        cursor.execute(merge_hours)
+        cursor.execute(merge_days)
         cursor.execute(clear)

@@ -9,7 +9,8 @@
 - dedupe keys are kept as long as sessions (at least as long as raw events), so a redelivery of
   an event whose payload has expired is still a duplicate and cannot re-derive a session from
   a partial set of events.
-- hour rollups older than SIPDESK_ROLLUP_RETENTION_DAYS (the trend) are deleted the same way.
+- hour and day rollups older than SIPDESK_ROLLUP_RETENTION_DAYS (the trend, cut at midnight
+  UTC) are deleted the same way.
 Every table it deleted rows from is ANALYZEd at the end, so the planner sees the new sizes.
 """
 
@@ -22,7 +23,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
+from classify.models import BucketSize, CallLeg, CodeRollup, EventClassification, Session, SessionRollup
+from classify.rollups import floor
 from config.db import analyze
 from webhooks import partitions
 from webhooks.models import DedupeKey
@@ -69,7 +71,8 @@ def cutoffs(now: datetime) -> dict[str, datetime]:
         "raw": now - timedelta(days=raw_days),
         "session": now - timedelta(days=session_days),
         "key": now - timedelta(days=max(raw_days, session_days)),
-        "rollup": now - timedelta(days=settings.SIPDESK_ROLLUP_RETENTION_DAYS),
+        # At midnight UTC: hours and days leave together, so a day row never outlives its hours.
+        "rollup": floor(now - timedelta(days=settings.SIPDESK_ROLLUP_RETENTION_DAYS), BucketSize.DAY),
     }
 
 
@@ -110,7 +113,9 @@ def purge(*, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
             "session_id IS NULL AND event_id < %s", [oldest_kept_id], dry_run,
         )  # fmt: skip
     for table in _ROLLUPS:
-        _delete_batches(report, table, "id", "bucket_size = 'hour' AND bucket_start < %s", [cut["rollup"]], dry_run)
+        _delete_batches(
+            report, table, "id", "bucket_size IN ('hour', 'day') AND bucket_start < %s", [cut["rollup"]], dry_run
+        )
 
     if not dry_run:
         from retention.disk import record_size  # the disk guard's daily sample

@@ -59,6 +59,7 @@ def test_a_batch_classifies_every_event_into_sessions_legs_and_rollups():
     keys = ("sub_account_id", "product", "status")
     assert rollup_totals(SessionRollup, BucketSize.MINUTE, *keys) == expected
     assert rollup_totals(SessionRollup, BucketSize.HOUR, *keys) == expected
+    assert rollup_totals(SessionRollup, BucketSize.DAY, *keys) == expected
     finals = Counter(
         EventClassification.objects.filter(is_final=True)
         .exclude(sip_code_raw="")
@@ -66,6 +67,7 @@ def test_a_batch_classifies_every_event_into_sessions_legs_and_rollups():
     )
     assert rollup_totals(CodeRollup, BucketSize.MINUTE, "sip_code") == Counter({(k,): v for k, v in finals.items()})
     assert rollup_totals(CodeRollup, BucketSize.HOUR, "sip_code") == Counter({(k,): v for k, v in finals.items()})
+    assert rollup_totals(CodeRollup, BucketSize.DAY, "sip_code") == Counter({(k,): v for k, v in finals.items()})
     assert drain() == 0  # nothing left, nothing re-taken
 
 

@@ -1,10 +1,12 @@
-"""Small pieces every page's reads share: keyset cursors, percentages, date_bin."""
+"""Small pieces every page's reads share: keyset cursors, percentages, date_bin, folding grouped rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from django.db.models import DateTimeField, Func
+from django.db.models import DateTimeField, Func, Q
 from django.utils import timezone
 
 from classify.models import OutcomeGroup
@@ -23,6 +25,32 @@ class DateBin(Func):
 
     function = "date_bin"
     output_field = DateTimeField()
+
+
+_LOOKUPS: dict[str, Callable[[Any, Any], bool]] = {
+    "exact": lambda have, want: have == want,
+    "in": lambda have, want: have in want,
+    "gte": lambda have, want: have is not None and have >= want,
+    "lte": lambda have, want: have is not None and have <= want,
+    "lt": lambda have, want: have is not None and have < want,
+}
+
+
+def matches(q: Q, row: Mapping[str, Any]) -> bool:
+    """Whether a row read grouped by the fields ``q`` looks at meets ``q``, as PostgreSQL would
+    evaluate it: a comparison with a missing value is false, and its negation true (Django's
+    negation guards NULLs so). For folding a few grouped rows here rather than evaluating a
+    filter per aggregate on every row of a window (dashboard/kpis.py, reads/overview.py)."""
+    results = []
+    for child in q.children:
+        if isinstance(child, Q):
+            results.append(matches(child, row))
+        else:
+            lookup, want = cast(tuple[str, Any], child)
+            name, _, kind = lookup.partition("__")
+            results.append(_LOOKUPS[kind or "exact"](row[name], want))
+    met = all(results) if q.connector == Q.AND else any(results)
+    return not met if q.negated else met
 
 
 def pct(part: int, whole: int) -> float | None:

@@ -14,6 +14,7 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import F
 from django.utils import timezone
 
 from classify import rollups, rules
@@ -171,41 +172,52 @@ def make_event(
 
 
 def session_rollup(moment: datetime, status: str, count: int, *, size: str = "minute", **extra: Any) -> None:
-    bucket = rollups.floor(moment, size)
-    SessionRollup.objects.create(
-        bucket_size=size,
-        bucket_start=bucket,
-        sub_account_id=extra.get("sub_account_id", "acme_sg"),
-        product=extra.get("product", "IVR"),
-        status=status,
-        outcome_group=rules.outcome_group(status),
-        count=count,
-        **{
-            name: extra[name]
-            for name in (
-                "fault_side",
-                "destination_country",
-                "direction",
-                "primary_sip_code",
-                "error_code",
-                "answered_seconds",
-                "answer_delay_ms",
-                "answer_delay_count",
-            )
-            if name in extra
-        },
+    """``count`` sessions in the ``size`` bucket holding ``moment`` and, as the pipeline keeps
+    them, in the coarser buckets holding it (classify/rollups.py: each size sums the finer one)."""
+    defaults: tuple[tuple[str, Any], ...] = (
+        ("fault_side", ""),
+        ("destination_country", ""),
+        ("direction", ""),
+        ("primary_sip_code", None),
+        ("error_code", None),
     )
+    key = {
+        "sub_account_id": extra.get("sub_account_id", "acme_sg"),
+        "product": extra.get("product", "IVR"),
+        "status": status,
+        **{name: extra.get(name, default) for name, default in defaults},
+    }
+    measures: dict[str, int] = {"count": count}
+    measures |= {m: extra[m] for m in ("answered_seconds", "answer_delay_ms", "answer_delay_count") if m in extra}
+    _add_to_buckets(SessionRollup, moment, size, key, {"outcome_group": rules.outcome_group(status)}, measures)
 
 
 def code_rollup(moment: datetime, code: str, count: int, *, size: str = "minute", **extra: Any) -> None:
-    bucket = rollups.floor(moment, size)
-    CodeRollup.objects.create(
-        bucket_size=size,
-        bucket_start=bucket,
-        sip_code=code,
-        sip_class=rules.sip_class(code),
-        direction=extra.get("direction", "OUTBOUND"),
-        destination_country=extra.get("destination_country", "SG"),
-        sub_account_id=extra.get("sub_account_id", "acme_sg"),
-        count=count,
-    )
+    """``count`` final codes, in the ``size`` bucket holding ``moment`` and the coarser ones."""
+    key = {
+        "sip_code": code,
+        "direction": extra.get("direction", "OUTBOUND"),
+        "destination_country": extra.get("destination_country", "SG"),
+        "sub_account_id": extra.get("sub_account_id", "acme_sg"),
+    }
+    _add_to_buckets(CodeRollup, moment, size, key, {"sip_class": rules.sip_class(code)}, {"count": count})
+
+
+def _add_to_buckets(
+    model: type[SessionRollup] | type[CodeRollup],
+    moment: datetime,
+    size: str,
+    key: dict[str, Any],
+    derived: dict[str, Any],
+    measures: dict[str, int],
+) -> None:
+    sizes = [s.value for s in rollups.SIZES]
+    for bucket_size in sizes[sizes.index(size) :]:
+        row, created = model.objects.get_or_create(
+            bucket_size=bucket_size,
+            bucket_start=rollups.floor(moment, bucket_size),
+            **key,
+            defaults={**derived, **measures},
+        )
+        if not created:
+            model.objects.filter(pk=row.pk).update(**{name: F(name) + value for name, value in measures.items()})

@@ -17,6 +17,7 @@ def test_generate_history_rows_and_rollups_agree(support_client):
     assert RawEvent.objects.count() == EventClassification.objects.count() > 400
     hours = SessionRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"]
     assert hours == 400
+    assert SessionRollup.objects.filter(bucket_size="day").aggregate(n=Sum("count"))["n"] == 400
     recent = Session.objects.filter(
         start_time__gte=SessionRollup.objects.filter(bucket_size="minute")
         .order_by("bucket_start")
@@ -25,6 +26,7 @@ def test_generate_history_rows_and_rollups_agree(support_client):
     assert SessionRollup.objects.filter(bucket_size="minute").aggregate(n=Sum("count"))["n"] == recent.count()
     finals = EventClassification.objects.filter(is_final=True).exclude(sip_code_raw="").count()
     assert CodeRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] == finals
+    assert CodeRollup.objects.filter(bucket_size="day").aggregate(n=Sum("count"))["n"] == finals
     assert set(Session.objects.values_list("outcome_group", flat=True)) >= {
         "answered",
         "not_answered",

@@ -159,3 +159,34 @@ def test_failure_causes_show_who_and_customer_behaviour_apart(support_client):
     faults_at = body.index("Network and configuration faults")
     assert faults_at < body.index("<strong>503</strong>", faults_at) < body.index("Customer behaviour <span")
     assert body.index("Customer behaviour <span") < body.index("<strong>486</strong>", faults_at)
+
+
+def test_totals_folded_in_python_equal_the_sums_postgresql_filters():
+    """The overview's totals are read grouped and folded by ``kpis._matches``; the KPI page's
+    breakdown sums the same definitions with SQL filters. Both must agree on every kind of row,
+    missing codes and in-progress sessions included."""
+    import random
+
+    rng = random.Random(5)
+    now = timezone.now()
+    for i in range(120):
+        extra: dict[str, Any] = {
+            "sub_account_id": f"s{i % 7}",
+            "fault_side": rng.choice(["none", "customer", "network", "configuration", "platform"]),
+            "answered_seconds": rng.randrange(100),
+            "answer_delay_ms": rng.randrange(5000),
+            "answer_delay_count": rng.randrange(3),
+        }
+        code = rng.choice([None, 200, 302, 399, 408, 480, 486, 500, 503, 603])
+        if code is not None:
+            extra["primary_sip_code"] = code
+        status = rng.choice(["COMPLETED", "BUSY", "NO_ANSWER", "FAILED", "ERROR", "IN_PROGRESS", "CANCELED"])
+        session_rollup(now - timedelta(minutes=rng.randrange(1, 50)), status, rng.randrange(1, 9), **extra)
+    window = window_for("1h")
+    folded = kpis.totals(window)
+    filtered, _ = kpis.breakdowns(window)
+    assert folded == filtered
+    assert folded.attempts
+    assert folded.ner.part
+    assert folded.isa.part
+    assert folded.acd.count

@@ -24,6 +24,7 @@ def test_raw_days_keeps_raw_events_for_recent_sessions_only_and_every_session_co
     assert RawEvent.objects.aggregate(first=Min("received_at"))["first"] >= since
     # Rollups still count every session and final code, raw payloads or not.
     assert SessionRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] == 300
+    assert SessionRollup.objects.filter(bucket_size="day").aggregate(n=Sum("count"))["n"] == 300
     assert CodeRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] >= 300
 
 

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from classify import rollups
 from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 from dashboard.tests.factories import code_rollup, make_event, make_session, session_rollup
 from webhooks import partitions
@@ -129,7 +130,7 @@ def test_a_redelivery_after_the_payload_expired_is_still_a_duplicate(settings):
     assert not DedupeKey.objects.exists()
 
 
-def test_sessions_legs_classifications_and_hour_rollups_go_past_their_retention(settings):
+def test_sessions_legs_classifications_and_hour_and_day_rollups_go_past_their_retention(settings):
     settings.SIPDESK_SESSION_RETENTION_DAYS = 90
     settings.SIPDESK_ROLLUP_RETENTION_DAYS = 400
     now = timezone.now()
@@ -139,6 +140,9 @@ def test_sessions_legs_classifications_and_hour_rollups_go_past_their_retention(
     kept_event = make_event(kept)
     session_rollup(now - timedelta(days=401), "COMPLETED", 5, size="hour")
     session_rollup(now - timedelta(days=399), "COMPLETED", 7, size="hour")
+    # Rollups are cut at midnight UTC, hours and days together: the first hour of the day the
+    # retention ends in stays, as does its day.
+    session_rollup(rollups.floor(now - timedelta(days=400), "day"), "BUSY", 3, size="hour")
     code_rollup(now - timedelta(days=401), "486", 5, size="hour")
 
     printed = purge()
@@ -146,7 +150,12 @@ def test_sessions_legs_classifications_and_hour_rollups_go_past_their_retention(
     assert list(Session.objects.values_list("id", flat=True)) == [kept.id]
     assert set(CallLeg.objects.values_list("session_id", flat=True)) == {kept.id}
     assert list(EventClassification.objects.values_list("event_id", flat=True)) == [kept_event.id]
-    assert list(SessionRollup.objects.values_list("count", flat=True)) == [7]
+    assert sorted(SessionRollup.objects.values_list("bucket_size", "count")) == [
+        ("day", 3),
+        ("day", 7),
+        ("hour", 3),
+        ("hour", 7),
+    ]
     assert not CodeRollup.objects.exists()
     assert "delete 1 rows from classify_session" in printed
     assert "delete 2 rows from classify_callleg" in printed

@@ -324,10 +324,10 @@ class Command(BaseCommand):
 
 
 def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
-    hour = moment.replace(minute=0, second=0, microsecond=0)
+    kept = [("hour", rollups.floor(moment, "hour")), ("day", rollups.floor(moment, "day"))]
     if moment >= now - rollups.MINUTE_RETENTION:
-        return [("minute", moment.replace(second=0, microsecond=0)), ("hour", hour)]
-    return [("hour", hour)]
+        return [("minute", rollups.floor(moment, "minute")), *kept]
+    return kept
 
 
 def _stamp(moment: datetime) -> str:
