@@ -86,6 +86,15 @@ def database_ok() -> tuple[bool, str]:
         return False, type(exc).__name__
 
 
+# The backlog's size and its head (the lowest pending id) in one statement.
+_BACKLOG_SQL = f"""
+SELECT (SELECT count(*) FROM {RawEvent._meta.db_table} WHERE state = %(pending)s), head.*
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (SELECT received_at, last_delivered_at, processed_at FROM {RawEvent._meta.db_table}
+                   WHERE state = %(pending)s ORDER BY id LIMIT 1) head ON true
+"""  # noqa: S608 - model metadata only
+
+
 def pending_backlog() -> dict[str, Any]:
     """How many events wait for classification, and how long the queue's head has waited.
 
@@ -106,14 +115,6 @@ def pending_backlog() -> dict[str, Any]:
         "oldest_pending_age_seconds": age,
         "pending_age_limit_seconds": settings.SIPDESK_PENDING_AGE_LIMIT_SECONDS,
     }
-
-
-_BACKLOG_SQL = f"""
-SELECT (SELECT count(*) FROM {RawEvent._meta.db_table} WHERE state = %(pending)s), head.*
-FROM (SELECT 1) one
-LEFT JOIN LATERAL (SELECT received_at, last_delivered_at, processed_at FROM {RawEvent._meta.db_table}
-                   WHERE state = %(pending)s ORDER BY id LIMIT 1) head ON true
-"""  # noqa: S608 - model metadata only
 
 
 def metrics_gauges() -> dict[str, Any]:

@@ -24,7 +24,7 @@ from reference.snapshot import unknown_code_reason
 # Chart resolution per window: about 8–60 bars whatever the span. A week or more is drawn in
 # whole days (``DAY_BARS_FROM``): a day's bar reads its day buckets, where 6-hour bars had to read
 # every hour row of the week (~42,000 on 5 M sessions, ~18 ms), which kept the overview over its
-# target. A bar leads to that day at 30-minute bars.
+# target. A bar leads to that day, in finer bars.
 CHART_BIN: dict[str, timedelta] = {
     "15m": timedelta(minutes=1),
     "1h": timedelta(minutes=2),
