@@ -27,6 +27,11 @@ from classify import rollups
 
 TZ_COOKIE = "sipdesk_tz"
 LONGEST_WINDOW = timedelta(days=400)
+# Absolute ranges must fall inside these: a page also reads the window before and the week
+# before, and steps through its chart's bars, none of which may leave the calendar (a range in
+# year 1 or 9999 raised OverflowError deep in a page: a 500).
+EARLIEST_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(9000, 1, 1, tzinfo=UTC)
 
 # --- the window a page shows ------------------------------------------------------------------
 
@@ -157,6 +162,8 @@ def window_from(params: Any, *, now: datetime | None = None) -> tuple[Window, st
         return relative, "Start and end must be dates and times, e.g. 2026-12-01 14:30."
     if start >= end:
         return relative, "Start must be before end."
+    if start < EARLIEST_MOMENT or end > LATEST_MOMENT:
+        return relative, f"A range must fall between {EARLIEST_MOMENT:%Y-%m-%d} and {LATEST_MOMENT:%Y-%m-%d}."
     if end - start > LONGEST_WINDOW:
         return relative, f"A range can span at most {LONGEST_WINDOW.days} days."
     start, end = start.astimezone(UTC), end.astimezone(UTC)

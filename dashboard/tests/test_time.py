@@ -187,3 +187,20 @@ def test_the_sessions_list_reads_and_labels_times_in_the_viewers_zone(support_cl
     response = support_client.get("/sessions/?start=2026-12-01T14:30&end=2026-12-01T15:30")  # 06:30–07:30 UTC
     assert [r.session_id for r in response.context["page"].rows] == [inside.session_id]
     assert "From (Asia/Singapore)" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=0001-01-01T00:00Z&end=0001-01-09T00:00Z",
+        "start=0001-01-01T00:00%2B14:00&end=0001-01-02T00:00Z",
+        "start=9999-12-24T00:00Z&end=9999-12-31T23:59Z",
+    ],
+)
+@pytest.mark.parametrize("page", ["/", "/codes/", "/kpis/", "/sessions/", "/troubleshooting/"])
+def test_a_range_at_the_calendar_s_edges_is_refused_not_a_500(support_client, page, query):
+    """The window before and the week before a range in year 1 left the calendar (OverflowError)."""
+    response = support_client.get(f"{page}?{query}")
+    assert response.status_code == 200
+    if page != "/sessions/":  # the list checks its own range fields (dashboard/forms.py)
+        assert "A range must fall between 1970-01-01 and 9000-01-01." in response.content.decode()
