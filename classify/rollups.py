@@ -257,7 +257,7 @@ def _rewrite(model: type[SessionRollup] | type[CodeRollup], size: str, starts: s
 # The incremental path. Each rollup table's columns derived from its bucket key, and the measures
 # that add up; the key itself is its unique constraint less bucket_size and bucket_start.
 _DERIVED = {SessionRollup: ("outcome_group",), CodeRollup: ("sip_class",)}
-_MEASURES = {
+MEASURES = {
     SessionRollup: ("count", "answered_seconds", "answer_delay_ms", "answer_delay_count"),
     CodeRollup: ("count",),
 }
@@ -277,7 +277,7 @@ def _dimensions(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...
 def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:
     """The statements of ``_rewrite_minutes_and_hours`` for one rollup table."""
     table = model._meta.db_table
-    dims, derived, measures = _dimensions(model), _DERIVED[model], _MEASURES[model]
+    dims, derived, measures = _dimensions(model), _DERIVED[model], MEASURES[model]
     nullable = {f.name for f in model._meta.concrete_fields if f.null}
     keys = ", ".join(dims + derived)
     sums = ", ".join(measures)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import DurationField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from classify import rules
+from classify import rollups, rules
 from classify.models import FaultSide, OutcomeGroup, Product, SessionRollup
 from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, is_int, matches
 from dashboard.reads.overview import Cause
@@ -200,7 +200,7 @@ def _fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     return total
 
 
-_MEASURE_SUMS = {m: Sum(m) for m in ("count", "answered_seconds", "answer_delay_ms", "answer_delay_count")}
+_MEASURE_SUMS = {m: Sum(m) for m in rollups.MEASURES[SessionRollup]}
 
 
 def _sums() -> dict[str, Any]:

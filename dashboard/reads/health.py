@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,8 +59,6 @@ def receiver_health(window: Window) -> Health:
             },
         )
         last, failed, tallies = cursor.fetchone()
-    if isinstance(tallies, str):  # json, not jsonb: psycopg may hand it over as text
-        tallies = json.loads(tallies)
     backlog = pending_backlog()
     duplicates, refusals = 0, 0
     by_reason: dict[str, int] = {}
