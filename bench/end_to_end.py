@@ -31,7 +31,8 @@ When the offer ends it waits for the backlog to drain and prints:
   *visible* lag: until the batch committed (a poller watches the pending rows every 50 ms);
 - exactly-once checks over every row, whichever receiver stored it and whichever worker
   classified it: one stored row per "stored" answer, every delivery counted once
-  (``sum(deliveries)`` = stored + duplicate answers), no row pending or failed, one
+  (``sum(deliveries)`` = stored + duplicate answers, once the repeats a receiver deferred because
+  a worker held their row have been added: webhooks.ingest.BUMP_SQL), no row pending or failed, one
   classification per event, every committed claim counted by exactly one worker (the workers'
   counters add up to ``sum(attempts)``), each receiver's own count equal to the "stored" answers
   it gave, and minute and hour rollups that add up to the sessions and final codes stored; with
@@ -433,10 +434,12 @@ def main() -> int:
         drain_started = time.monotonic()
         with psycopg.connect(database_url, autocommit=True) as conn:
             while time.monotonic() - drain_started < args.drain_timeout:
-                (pending,) = conn.execute("SELECT count(*) FROM webhooks_rawevent WHERE state = 'pending'").fetchall()[
-                    0
-                ]
-                if pending == 0:
+                # Drained: nothing pending, and no repeat left to add (webhooks.ingest.FOLD_SQL).
+                left = conn.execute(
+                    "SELECT (SELECT count(*) FROM webhooks_rawevent WHERE state = 'pending')"
+                    " + (SELECT count(*) FROM webhooks_deferredrepeat)"
+                ).fetchall()
+                if left == [(0,)]:
                     break
                 time.sleep(0.2)
         drained_in = time.monotonic() - drain_started
@@ -473,6 +476,7 @@ def report_facts(conn, watcher: PendingWatcher) -> dict:
         "SELECT count(*), count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'failed'),"
         " count(*) FILTER (WHERE state = 'processed'), coalesce(sum(deliveries), 0) FROM webhooks_rawevent"
     )
+    (facts["deferred_left"],) = one("SELECT count(*) FROM webhooks_deferredrepeat")
     facts["attempts"] = dict(conn.execute("SELECT attempts, count(*) FROM webhooks_rawevent GROUP BY 1").fetchall())
     # Each committed claim adds one attempt (a rolled-back batch adds none): the claims made.
     facts["claims"] = sum(attempts * rows for attempts, rows in facts["attempts"].items())
@@ -501,6 +505,7 @@ def report_facts(conn, watcher: PendingWatcher) -> dict:
 
 # The counters each node writes (config/metrics.py), as prometheus_client names their samples.
 STORED, DUPLICATE = "sipdesk_events_stored_total", "sipdesk_events_duplicate_total"
+DEFERRED = "sipdesk_events_duplicate_deferred_total"
 CLASSIFIED, FAILED = "sipdesk_events_processed_total", "sipdesk_events_failed_total"
 COMMITS = "sipdesk_group_commit_batch_size_count"
 BATCHES, BATCH_SECONDS = "sipdesk_classification_batch_seconds_count", "sipdesk_classification_batch_seconds_sum"
@@ -544,7 +549,8 @@ def print_report(
         print(f"  receiver {receiver.name} :{receiver.port} ({connections} connections): "
               f"answered {sum(answers.values()):,} (stored {answers['stored']:,}, duplicate {answers['duplicate']:,}, "
               f"other {other_i}), latency p95 {percentile(lat_i, 0.95) * 1000:.1f} ms; its own counters: stored "
-              f"{receiver.count(STORED):,}, duplicate {receiver.count(DUPLICATE):,}{commits}; "
+              f"{receiver.count(STORED):,}, duplicate {receiver.count(DUPLICATE):,} (deferred "
+              f"{receiver.count(DEFERRED):,}){commits}; "
               f"RSS {', '.join(f'{m:.0f}' for m in receiver.rss)} MB")  # fmt: skip
     print(f"backlog drained {drained_in:.1f} s after the last answer; {facts['batches']:,} batches")
     for worker in workers:
@@ -578,7 +584,10 @@ def print_report(
             and r.count(DUPLICATE) == client.answers_by[i]["duplicate"]
             for i, r in enumerate(receivers)
         ),
-        "nothing pending or failed": facts["pending"] == 0 and facts["failed"] == 0,
+        "nothing pending or failed, no repeat left uncounted": facts["pending"]
+        == facts["failed"]
+        == facts["deferred_left"]
+        == 0,
         "one classification per event": facts["classified"] == facts["processed"] == facts["rows"],
         "every claim classified by one worker (workers' counters = sum of attempts)": sum(
             w.count(CLASSIFIED) + w.count(FAILED) for w in workers

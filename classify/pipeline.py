@@ -46,6 +46,7 @@ from config import metrics
 from products.matching import ProductRuleSet, load_product_rules
 from products.numbers import record_virtual_numbers
 from reference.snapshot import ReferenceSnapshot, load_snapshot
+from webhooks.ingest import fold_deferred_repeats
 from webhooks.models import EventState, RawEvent
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
             # last few commits, but then the events' "processed" mark is lost with them (same
             # transaction), so they are simply classified again. Saves a WAL flush per batch.
             cursor.execute("SET LOCAL synchronous_commit = off")
+            # Repeats the receivers could not count while a batch held their rows (webhooks.ingest).
+            fold_deferred_repeats(cursor)
             # Claim and mark in one statement: the rows are locked (other workers skip them) and
             # marked processed at once, instead of a SELECT … FOR UPDATE that writes a lock into
             # every row and a second UPDATE that rewrites them. Nothing is visible before the

@@ -45,6 +45,10 @@ disable_created_metrics()
 RECEIVED = Counter("sipdesk_events_received", "Webhook deliveries received (stored + duplicate + refused).")
 STORED = Counter("sipdesk_events_stored", "Raw events stored (first delivery of an event).")
 DUPLICATE = Counter("sipdesk_events_duplicate", "Repeated deliveries answered 200 without storing.")
+DEFERRED = Counter(
+    "sipdesk_events_duplicate_deferred",
+    "Repeated deliveries whose count waits for a later batch: a worker held their row (webhooks.ingest.BUMP_SQL).",
+)
 REFUSED = Counter("sipdesk_events_refused", "Deliveries refused, by reason.", ["reason"])
 CLASSIFIED = Counter("sipdesk_events_processed", "Raw events classified.")
 FAILED = Counter("sipdesk_events_failed", "Raw events that could not be classified.")

@@ -9,6 +9,8 @@
 - dedupe keys are kept as long as sessions (at least as long as raw events), so a redelivery of
   an event whose payload has expired is still a duplicate and cannot re-derive a session from
   a partial set of events.
+- deferred repeat counts (webhooks.models.DeferredRepeat) whose raw row went with its partition
+  are deleted: no batch could ever add them.
 - hour and day rollups older than SIPDESK_ROLLUP_RETENTION_DAYS (the trend, cut at midnight
   UTC) are deleted the same way.
 Every table it deleted rows from is ANALYZEd at the end, so the planner sees the new sizes.
@@ -27,13 +29,14 @@ from classify.models import BucketSize, CallLeg, CodeRollup, EventClassification
 from classify.rollups import floor
 from config.db import analyze
 from webhooks import partitions
-from webhooks.models import DedupeKey
+from webhooks.models import DedupeKey, DeferredRepeat, RawEvent
 
 BATCH = 5000  # rows per DELETE: a few ms of locks each, however much has expired
 # Table names from the models, for the batched DELETEs below (and the report's keys).
 _KEYS, _VERDICTS = DedupeKey._meta.db_table, EventClassification._meta.db_table
 _SESSIONS, _LEGS = Session._meta.db_table, CallLeg._meta.db_table
 _ROLLUPS = (SessionRollup._meta.db_table, CodeRollup._meta.db_table)
+_DEFERRED, _RAW = DeferredRepeat._meta.db_table, RawEvent._meta.db_table
 
 
 @dataclass
@@ -101,6 +104,10 @@ def purge(*, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
                 partitions.drop_partition(partition)
 
     _delete_sessions(report, cut["session"], dry_run)
+    _delete_batches(
+        report, _DEFERRED, "id",
+        f"NOT EXISTS (SELECT FROM {_RAW} r WHERE r.id = event_id AND r.received_at = event_received_at)", [], dry_run,
+    )  # fmt: skip
     _delete_batches(report, _KEYS, "dedupe_key", "received_at < %s", [cut["key"]], dry_run)
     # Classifications of no session (e.g. a VNU): by event id, which grows with time, below the
     # oldest key kept (ids of expired keys are all smaller, bar generated history's reservations).

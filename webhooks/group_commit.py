@@ -10,11 +10,12 @@ writes batches of one and a busy one amortises the round trip, the commit and th
 overhead over many webhooks (bench/INGEST.md has the figures).
 
 The answers are the same as ``webhooks.ingest.ingest``'s: "stored" for the first delivery of a
-key, "duplicate" (and ``deliveries`` bumped, a processed row sent back to the queue) for the
-rest — also for repeats inside one batch — 400 "unstorable_json" for the one body PostgreSQL
-refuses (the batch is halved until it is alone, so the others in its batch are stored), 503
-when the database cannot be reached. Values PostgreSQL cannot store at all (NUL, unpaired
-surrogates) are refused before they get here (webhooks.ingest.unstorable_value).
+key, "duplicate" (and ``deliveries`` bumped, a processed row sent back to the queue; never
+waiting for a row a worker holds: webhooks.ingest.BUMP_SQL) for the rest — also for repeats
+inside one batch — 400 "unstorable_json" for the one body PostgreSQL refuses (the batch is
+halved until it is alone, so the others in its batch are stored), 503 when the database cannot
+be reached. Values PostgreSQL cannot store at all (NUL, unpaired surrogates) are refused before
+they get here (webhooks.ingest.unstorable_value).
 Duplicate and refusal tallies are counted in memory and written at most once a second.
 """
 
@@ -36,7 +37,7 @@ from django.utils import timezone
 from config import metrics
 from webhooks import enqueue, tallies
 from webhooks.ingest import (
-    BATCH_BUMP_SQL,
+    BUMP_SQL,
     DATABASE_UNAVAILABLE,
     IngestResult,
     PreparedEvent,
@@ -85,7 +86,7 @@ class _Key:
     stored_id: int | None = None  # this batch inserted the row (its first request is "stored")
     bumped: bool = False  # the other requests were counted as extra deliveries of the row ...
     row_id: int | None = None  # ... which has this id
-    repended: bool = False  # ... and was sent back to the classifier's queue
+    repended: bool = False  # ... and was sent back to the classifier's queue (or its count deferred)
     refusal: IngestResult | None = None  # or: why none of them could be stored / counted
 
     @property
@@ -227,9 +228,12 @@ class GroupCommitWriter:
             return
         ordered = sorted(repeats)
         now = timezone.now()
-        rows = await self._execute(BATCH_BUMP_SQL, [ordered, [repeats[k] for k in ordered], [now] * len(ordered)])
-        for row_id, key, repended in rows:
-            keys[key].row_id, keys[key].repended = row_id, repended
+        rows = await self._execute(BUMP_SQL, [ordered, [repeats[k] for k in ordered], [now] * len(ordered)])
+        for row_id, key, repended, deferred in rows:
+            # A deferred count needs a batch to add it, as a row sent back to the queue does.
+            keys[key].row_id, keys[key].repended = row_id, repended or deferred
+            if deferred:
+                metrics.DEFERRED.inc(repeats[key])
         for key in ordered:
             keys[key].bumped = True  # a key whose row has vanished since is answered "duplicate" too
 

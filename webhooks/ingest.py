@@ -18,7 +18,7 @@ import ipaddress
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,8 +28,9 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from config import metrics
 from webhooks import enqueue, envelope, tallies
-from webhooks.models import DedupeKey, EventState, EventType, RawEvent
+from webhooks.models import DedupeKey, DeferredRepeat, EventState, EventType, RawEvent
 
 log = logging.getLogger(__name__)
 
@@ -292,19 +293,7 @@ _REPEND = "state = CASE WHEN state = 'processed' THEN 'pending' ELSE state END"
 _REPENDED = "state = 'pending' AND processed_at IS NOT NULL"
 
 
-def _bump_sql() -> str:
-    table = connection.ops.quote_name(RawEvent._meta.db_table)
-    keys = connection.ops.quote_name(DedupeKey._meta.db_table)
-    # The key row says which row (and so which partition) holds the event; none once the event's
-    # partition has expired, and the delivery is still a duplicate.
-    return (
-        f"UPDATE {table} SET deliveries = deliveries + 1, last_delivered_at = %s, {_REPEND} "  # noqa: S608 - names only
-        f"WHERE (id, received_at) = (SELECT event_id, received_at FROM {keys} WHERE dedupe_key = %s) "
-        f"RETURNING id, {_REPENDED}"
-    )
-
-
-# The same two statements for a batch of events (PostgreSQL only; webhooks/group_commit.py).
+# The INSERT for a batch of events (PostgreSQL only; webhooks/group_commit.py).
 # Written with PostgreSQL's own $n placeholders for psycopg's raw cursor: psycopg would otherwise
 # re-parse every statement longer than 4 KB for its %s placeholders, on every execution.
 _TABLE = RawEvent._meta.db_table
@@ -338,15 +327,75 @@ def batch_insert_params(events: list[PreparedEvent]) -> list[Any]:
     return params
 
 
-# Duplicates are rare, so their statement keeps one text for any batch size: one array per column.
+# Counting repeats (both receivers; docs/design.md §3.3). Duplicates are rare, so the statement
+# keeps one text for any number of keys: one array per column. A row another transaction holds
+# (a worker classifying it, for a whole batch) is not waited for: its repeats go to
+# DeferredRepeat and a later batch adds them (FOLD_SQL below). Waiting would stall the receiver
+# and every webhook queued behind it for as long as the batch runs. No waiting also means no
+# deadlock between receivers bumping the same rows.
 _KEYS = DedupeKey._meta.db_table
-BATCH_BUMP_SQL = (
-    f"UPDATE {_TABLE} SET deliveries = deliveries + d.repeats, last_delivered_at = d.at, {_REPEND} "  # noqa: S608
-    "FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS d(dedupe_key, repeats, at) "
-    f"JOIN {_KEYS} k ON k.dedupe_key = d.dedupe_key "
-    f"WHERE {_TABLE}.id = k.event_id AND {_TABLE}.received_at = k.received_at "
-    f"RETURNING id, k.dedupe_key, {_REPENDED}"
+_DEFERRED = DeferredRepeat._meta.db_table
+BUMP_SQL = f"""
+WITH d AS (
+    SELECT d.dedupe_key, d.repeats, d.at, k.event_id, k.received_at
+    FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS d(dedupe_key, repeats, at)
+    JOIN {_KEYS} k ON k.dedupe_key = d.dedupe_key
+), free AS (
+    SELECT r.id, r.received_at FROM {_TABLE} r JOIN d ON r.id = d.event_id AND r.received_at = d.received_at
+    FOR NO KEY UPDATE OF r SKIP LOCKED
+), bumped AS (
+    UPDATE {_TABLE} SET deliveries = deliveries + d.repeats, last_delivered_at = d.at, {_REPEND}
+    FROM d JOIN free f ON f.id = d.event_id AND f.received_at = d.received_at
+    WHERE {_TABLE}.id = d.event_id AND {_TABLE}.received_at = d.received_at
+    RETURNING {_TABLE}.id, d.dedupe_key, {_REPENDED} AS repended
+), deferred AS (
+    INSERT INTO {_DEFERRED} (event_id, event_received_at, repeats, delivered_at)
+    SELECT d.event_id, d.received_at, d.repeats, d.at FROM d
+    WHERE NOT EXISTS (SELECT FROM free f WHERE f.id = d.event_id AND f.received_at = d.received_at)
+      AND EXISTS (SELECT FROM {_TABLE} r WHERE r.id = d.event_id AND r.received_at = d.received_at)
+    RETURNING event_id
 )
+SELECT id, dedupe_key, repended, false FROM bumped
+UNION ALL SELECT d.event_id, d.dedupe_key, false, true FROM d WHERE d.event_id IN (SELECT event_id FROM deferred)
+"""  # noqa: S608 - model metadata only
+# Each returned row: (event id, dedupe key, sent back to the queue, deferred). A key whose row has
+# expired (its partition dropped) returns nothing: still a duplicate, with nothing left to count on.
+
+
+def bump(cursor: Any, keys: Sequence[str], repeats: Sequence[int], at: datetime) -> list[tuple]:
+    """Count ``repeats[i]`` more deliveries of ``keys[i]`` (sorted, distinct); BUMP_SQL's rows."""
+    cursor.execute(BUMP_SQL, [list(keys), list(repeats), [at] * len(keys)])
+    return cursor.fetchall()
+
+
+# Run first in every classification batch (classify/pipeline.py), in its transaction: deferred
+# repeats whose row nobody else holds are added to it and deleted, a processed row goes back to
+# pending (as a direct bump would have done) and is claimed by the same batch or the next. Rows a
+# transaction still holds are skipped and wait for the next batch; whoever holds a row is either a
+# receiver (milliseconds) or a worker, which always runs one more batch after a batch that took
+# events. Repeats of a row whose partition was dropped are removed by retention/purge.py.
+FOLD_SQL = f"""
+WITH due AS (
+    SELECT p.id, p.event_id, p.event_received_at, p.repeats, p.delivered_at
+    FROM {_DEFERRED} p JOIN {_TABLE} r ON r.id = p.event_id AND r.received_at = p.event_received_at
+    ORDER BY p.id LIMIT 5000
+    FOR UPDATE OF p SKIP LOCKED FOR NO KEY UPDATE OF r SKIP LOCKED
+), gone AS (
+    DELETE FROM {_DEFERRED} WHERE id IN (SELECT id FROM due)
+), sums AS (
+    SELECT event_id, event_received_at, sum(repeats)::int AS repeats, max(delivered_at) AS at
+    FROM due GROUP BY event_id, event_received_at
+)
+UPDATE {_TABLE} SET deliveries = deliveries + sums.repeats,
+    last_delivered_at = greatest(last_delivered_at, sums.at), {_REPEND}
+FROM sums WHERE {_TABLE}.id = sums.event_id AND {_TABLE}.received_at = sums.event_received_at
+"""  # noqa: S608 - model metadata only
+
+
+def fold_deferred_repeats(cursor: Any) -> int:
+    """Add the deferred repeats of every row nobody holds (FOLD_SQL); how many rows changed."""
+    cursor.execute(FOLD_SQL)
+    return cursor.rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,15 +473,16 @@ def _store(event: PreparedEvent) -> IngestResult:
         log.exception("unexpected database error while storing a webhook")
         return database_error(exc)
     # Runs at once in autocommit (the row is committed), else after the caller's commit. A
-    # duplicate asks only when it sent an already-classified row back to the queue (see _bump_sql).
+    # duplicate asks only when it sent an already-classified row back to the queue, or deferred its
+    # count to the next batch (BUMP_SQL).
     if stored or (row and row[1]):
         transaction.on_commit(enqueue.request_processing)
     return IngestResult(200, "stored" if stored else "duplicate", row[0] if row else None, event_type=event.event_type)
 
 
 @contextlib.contextmanager
-def _cursor() -> Iterator[Any]:
-    """A cursor for the two statements above that binds parameters server-side.
+def _cursor(*, raw: bool = False) -> Iterator[Any]:
+    """A cursor that binds parameters server-side (``raw``: one for $n placeholders, BUMP_SQL's).
 
     Django's psycopg cursors bind client-side: every webhook's INSERT is quoted into a fresh SQL
     string (the ~1 KB body quoted on the client) that PostgreSQL parses and plans again. A plain
@@ -443,7 +493,8 @@ def _cursor() -> Iterator[Any]:
     """
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    cursor_class = psycopg.RawCursor if raw else psycopg.Cursor
+    with connection.wrap_database_errors, cursor_class(connection.connection) as cursor:
         yield cursor
 
 
@@ -457,11 +508,15 @@ def _insert_or_bump(params: list[Any], key: str, now: Any) -> tuple[tuple | None
     # Skip Django's per-request SELECT 1 (one round trip per webhook); _store retries instead.
     setattr(connection, "health_check_done", True)  # noqa: B010 - Django's private flag, not in its stubs
     guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with guard, _cursor() as cursor:
-        cursor.execute(_insert_sql(), params)
-        row = cursor.fetchone()
+    with guard:
+        with _cursor() as cursor:
+            cursor.execute(_insert_sql(), params)
+            row = cursor.fetchone()
         if row is not None:
             return row, True
         # Somebody stored this event first (maybe a concurrent delivery that has just committed).
-        cursor.execute(_bump_sql(), [now, key])
-        return cursor.fetchone(), False
+        with _cursor(raw=True) as cursor:
+            rows = bump(cursor, [key], [1], now)
+    if rows and rows[0][3]:
+        metrics.DEFERRED.inc()
+    return ((rows[0][0], rows[0][2] or rows[0][3]) if rows else None), False

@@ -87,6 +87,21 @@ class DedupeKey(models.Model):
         return self.dedupe_key
 
 
+class DeferredRepeat(models.Model):
+    """Repeat deliveries of an event whose raw row was locked when they arrived (a worker was
+    classifying it): counted here at once instead of waiting for the worker's batch to commit, and
+    added to the row's ``deliveries`` by a later classification batch (webhooks.ingest.FOLD_SQL;
+    docs/design.md §3.3). Usually empty: rows live for about one batch."""
+
+    event_id = models.BigIntegerField()  # the RawEvent repeated ...
+    event_received_at = models.DateTimeField()  # ... and its partition key
+    repeats = models.PositiveIntegerField()
+    delivered_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} +{self.repeats}"
+
+
 class ReceiverTally(models.Model):
     """Per-minute counts of what the receiver did that is not a stored event.
 
