@@ -6,11 +6,9 @@ import threading
 import urllib.request
 
 import pytest
-from django.db import connection, transaction
 
-from webhooks.ingest import fold_deferred_repeats
 from webhooks.models import DeferredRepeat, RawEvent, ReceiverTally
-from webhooks.tests.conftest import SECRET, fixture_body
+from webhooks.tests.conftest import SECRET, fixture_body, fold_deferred_repeats
 
 THREADS = 20
 
@@ -45,8 +43,7 @@ def test_twenty_concurrent_identical_deliveries_store_one_row(live_server):
     assert sum(b'"duplicate"' in raw for _, raw in answers) == THREADS - 1
     # Deliveries that found the row held by another's bump were counted aside, not waited for;
     # the next classification batch adds them (webhooks.ingest.FOLD_SQL).
-    with transaction.atomic(), connection.cursor() as cursor:
-        fold_deferred_repeats(cursor)
+    fold_deferred_repeats()
     event = RawEvent.objects.get()
     assert event.deliveries == THREADS
     assert not DeferredRepeat.objects.exists()

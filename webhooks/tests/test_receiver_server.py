@@ -17,7 +17,7 @@ from django.test import override_settings
 from classify.models import Session
 from demo.traffic import traffic
 from webhooks.models import RawEvent, ReceiverTally
-from webhooks.tests.conftest import SECRET, AsgiClient, fixture_body, post
+from webhooks.tests.conftest import SECRET, AsgiClient, fixture_body, fold_deferred_repeats, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,6 +58,7 @@ def test_twenty_concurrent_identical_deliveries_store_one_row(receiver_server):
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(lambda _: one(), range(20)))
 
+    fold_deferred_repeats()  # repeats that found the row held by another process's bump
     event = RawEvent.objects.get()
     assert sorted(answer["status"] for _, answer in answers) == ["duplicate"] * 19 + ["stored"]
     assert {status for status, _ in answers} == {200}
@@ -76,6 +77,7 @@ def test_realistic_traffic_over_many_connections_is_stored_once_each(receiver_se
     assert {status for status, _ in answers} == {200}
     stored_ids = [answer["id"] for _, answer in answers if answer["status"] == "stored"]
     assert sorted(stored_ids) == sorted(RawEvent.objects.values_list("id", flat=True))
+    fold_deferred_repeats()
     assert sum(RawEvent.objects.values_list("deliveries", flat=True)) == len(bodies)
     assert len(stored_ids) < len(bodies)  # the 10 % repeats were recognised
 
