@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 
 from classify import rollups, rules
 from classify.models import FaultSide, OutcomeGroup, Product, SessionRollup
-from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, is_int, matches
+from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, hash_grouping, is_int, matches
 from dashboard.reads.overview import Cause
 from dashboard.timerange import Window
 
@@ -337,13 +337,14 @@ def who(window: Window, causes: list[Cause], top: int = 3) -> list[CauseWho]:
     if sip or err or statuses:
         match = Q(primary_sip_code__in=sip) | Q(primary_sip_code__isnull=True, error_code__in=err)
         match |= Q(primary_sip_code__isnull=True, error_code__isnull=True, status__in=statuses)
-        rows = (
-            SessionRollup.objects.in_window(window)
-            .filter(match, outcome_group__in=FAILING_GROUPS)
-            .values_list("primary_sip_code", "error_code", "status", "sub_account_id", "destination_country")
-            .annotate(n=Sum("count"))
-            .order_by()
-        )
+        with hash_grouping():  # thousands of rows grouped on three text fields
+            rows = list(
+                SessionRollup.objects.in_window(window)
+                .filter(match, outcome_group__in=FAILING_GROUPS)
+                .values_list("primary_sip_code", "error_code", "status", "sub_account_id", "destination_country")
+                .annotate(n=Sum("count"))
+                .order_by()
+            )
         for code, error, status, sub, country, n in rows:
             if code is not None:
                 key = ("sip", str(code))

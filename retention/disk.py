@@ -53,11 +53,14 @@ def free_space(data_dir: str | None) -> tuple[int, int] | None:
     return usage.free, usage.total
 
 
+# The data directory only for roles allowed to read it (as pg_settings shows it), without building
+# the pg_settings view (~2 ms); the oldest day partition by name among the table's ~40 partitions,
+# not by a pattern over every name in pg_class (~2 ms). The overview reads this on every load.
 _FACTS_SQL = f"""
-SELECT (SELECT setting FROM pg_settings WHERE name = 'data_directory'),
+SELECT CASE WHEN pg_has_role('pg_read_all_settings', 'USAGE') THEN current_setting('data_directory') END,
        EXISTS (SELECT 1 FROM {partitions.DEFAULT_PARTITION}),
-       (SELECT min(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = '{partitions.TABLE}'::regclass AND c.relname ~ '^{partitions.TABLE}_p[0-9]{{8}}$'),
+       (SELECT min(name) FROM (SELECT inhrelid::regclass::text AS name FROM pg_inherits
+          WHERE inhparent = '{partitions.TABLE}'::regclass) AS p WHERE name ~ '^{partitions.TABLE}_p[0-9]{{8}}$'),
        (SELECT json_agg(json_build_array(day, database_bytes) ORDER BY day)
           FROM {SizeSample._meta.db_table} WHERE day >= %s)
 """  # noqa: S608 - constants only

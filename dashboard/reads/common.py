@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from django.db import connection, transaction
 from django.db.models import DateTimeField, Func, Q
 from django.utils import timezone
 
@@ -18,6 +20,25 @@ FAILING_GROUPS = [OutcomeGroup.NOT_ANSWERED, OutcomeGroup.FAILED, OutcomeGroup.E
 
 # Where chart bins are counted from (date_bin's origin): bins line up whatever the window.
 BIN_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@contextlib.contextmanager
+def hash_grouping() -> Iterator[None]:
+    """Run the reads inside grouped by hashing, not by sorting (``SET LOCAL enable_sort = off``).
+
+    For a grouped read of a window's rollup rows PostgreSQL often picks sort-and-group: the
+    bitmap scan's estimated cost dwarfs both ways of grouping, so they cost the same within its
+    1 % fuzz and the sorted output wins the tie. Sorting thousands of rows on several text keys
+    (collation-aware comparisons) then took 2× the hash's time: 25 against 12 ms for a week's
+    causes by sub-account and country on 5 M sessions (README "Performance"). Only for reads
+    without an ORDER BY of their own."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)")
+        (before, _) = cursor.fetchone()
+        try:
+            yield
+        finally:  # inside a caller's transaction the setting would otherwise last until it ends
+            cursor.execute("SELECT set_config('enable_sort', %s, true)", [before])
 
 
 class DateBin(Func):

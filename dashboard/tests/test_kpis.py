@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from dashboard import kpis
@@ -190,3 +191,31 @@ def test_totals_folded_in_python_equal_the_sums_postgresql_filters():
     assert folded.ner.part
     assert folded.isa.part
     assert folded.acd.count
+
+
+def test_who_is_grouped_by_hashing_and_the_planner_setting_does_not_outlive_it():
+    """kpis.who reads thousands of rollup rows grouped on text fields: by hashing (sorting them
+    took twice as long, dashboard/reads/common.py hash_grouping), and only for that read."""
+    from django.db import connection, transaction
+
+    from classify.models import SessionRollup
+    from dashboard.reads.common import hash_grouping
+
+    def plan() -> str:
+        query = SessionRollup.objects.values("status", "sub_account_id").annotate(n=Sum("count")).order_by()
+        with connection.cursor() as cursor:
+            sql, params = query.query.sql_with_params()
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(line for (line,) in cursor.fetchall())
+
+    def enable_sort() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_sort")
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():  # a caller's transaction: the setting must not leak into it
+        with hash_grouping():
+            assert enable_sort() == "off"
+            assert "Sort" not in plan()
+        assert enable_sort() == "on"
+    assert enable_sort() == "on"

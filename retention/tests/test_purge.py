@@ -10,7 +10,7 @@ from datetime import UTC, timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from classify import rollups
@@ -217,3 +217,25 @@ def test_the_disk_guard_warns_when_purge_is_not_keeping_up(settings, client):
     if disk.free_space(data_dir):  # the data directory is visible here (local server, superuser)
         settings.SIPDESK_DISK_MIN_FREE_PERCENT = 99
         assert any(w.startswith("disk ") for w in disk.warnings())
+
+
+def test_the_disk_guard_reads_the_data_directory_only_where_the_role_may_and_never_fails():
+    """A role that may not read data_directory gets no free-space claim, not an error (the
+    overview's health strip and /healthz read these facts on every load)."""
+    from retention import disk
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+        (visible,) = cursor.fetchone()
+        cursor.execute(disk._FACTS_SQL, [timezone.now().date()])
+        assert cursor.fetchone()[0] == visible  # the same answer pg_settings gives this role
+
+        cursor.execute("CREATE ROLE sipdesk_disk_guard_plain NOLOGIN")
+        cursor.execute("GRANT SELECT ON webhooks_rawevent_default, retention_sizesample TO sipdesk_disk_guard_plain")
+        cursor.execute("SET LOCAL ROLE sipdesk_disk_guard_plain")
+        cursor.execute(disk._FACTS_SQL, [timezone.now().date()])
+        data_dir, _, oldest, _ = cursor.fetchone()
+        assert data_dir is None
+        assert oldest is not None
+        assert oldest.startswith("webhooks_rawevent_p")
+        transaction.set_rollback(True)
