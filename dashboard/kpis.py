@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 
 from classify import rollups, rules
 from classify.models import FaultSide, OutcomeGroup, Product, SessionRollup
-from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, hash_grouping, is_int, matches
+from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, DateBin, hash_grouping, is_int, predicate
 from dashboard.reads.overview import Cause
 from dashboard.timerange import Window
 
@@ -181,8 +181,10 @@ _AGGREGATES = {
 
 # What the KPI definitions above look at: a rollup row grouped by these counts the same in every
 # definition, so the totals can be read as a few dozen such rows and folded here (``_fold``, with
-# dashboard/reads/common.py ``matches``).
+# dashboard/reads/common.py ``predicate``).
 _DEFINED_BY = ("outcome_group", "primary_sip_code", "status", "fault_side")
+_AGGREGATE_TESTS = {name: predicate(q) for name, q in _AGGREGATES.items()}
+_ANSWERED_TEST = predicate(_ANSWERED)
 
 
 def _fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
@@ -190,10 +192,10 @@ def _fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     answer_delay_ms and answer_delay_count summed)."""
     total: dict[str, float] = dict.fromkeys(_sums(), 0)
     for row in rows:
-        for name, q in _AGGREGATES.items():
-            if matches(q, row):
+        for name, test in _AGGREGATE_TESTS.items():
+            if test(row):
                 total[name] += row["count"]
-        if matches(_ANSWERED, row):
+        if _ANSWERED_TEST(row):
             total["answered_seconds"] += row["answered_seconds"]
         total["delay_ms"] += row["answer_delay_ms"]
         total["delay_count"] += row["answer_delay_count"]

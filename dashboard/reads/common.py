@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -57,21 +58,35 @@ _LOOKUPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def matches(q: Q, row: Mapping[str, Any]) -> bool:
-    """Whether a row read grouped by the fields ``q`` looks at meets ``q``, as PostgreSQL would
-    evaluate it: a comparison with a missing value is false, and its negation true (Django's
-    negation guards NULLs so). For folding a few grouped rows here rather than evaluating a
-    filter per aggregate on every row of a window (dashboard/kpis.py, reads/overview.py)."""
-    results = []
+RowTest = Callable[[Mapping[str, Any]], bool]
+
+
+def predicate(q: Q) -> RowTest:
+    """A test of whether a row read grouped by the fields ``q`` looks at meets ``q``, as
+    PostgreSQL would evaluate it: a comparison with a missing value is false, and its negation
+    true (Django's negation guards NULLs so). For folding a few grouped rows here rather than
+    evaluating a filter per aggregate on every row of a window (dashboard/kpis.py,
+    reads/overview.py). Built once per Q: walking the Q for every row was the overview's
+    costliest Python (~7 ms a load on a week)."""
+    parts: list[RowTest] = []
     for child in q.children:
         if isinstance(child, Q):
-            results.append(matches(child, row))
+            parts.append(predicate(child))
         else:
             lookup, want = cast(tuple[str, Any], child)
             name, _, kind = lookup.partition("__")
-            results.append(_LOOKUPS[kind or "exact"](row[name], want))
-    met = all(results) if q.connector == Q.AND else any(results)
-    return not met if q.negated else met
+            parts.append(functools.partial(_compare, _LOOKUPS[kind or "exact"], name, want))
+    combine = all if q.connector == Q.AND else any
+    negated = q.negated
+
+    def test(row: Mapping[str, Any]) -> bool:
+        return combine(part(row) for part in parts) != negated
+
+    return test
+
+
+def _compare(lookup: Callable[[Any, Any], bool], name: str, want: Any, row: Mapping[str, Any]) -> bool:
+    return lookup(row[name], want)
 
 
 def pct(part: int, whole: int) -> float | None:

@@ -14,7 +14,7 @@ from django.db.models import Count, Sum
 
 from classify import rollups
 from classify.models import CauseKind, CodeRollup, OutcomeGroup, Session, SessionRollup
-from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, is_int, matches, pct
+from dashboard.reads.common import BIN_ORIGIN, FAILING_GROUPS, is_int, pct, predicate
 from dashboard.timerange import Window
 from reference.models import SipCode, VoiceErrorCode
 from reference.snapshot import unknown_code_reason
@@ -109,9 +109,10 @@ def outcome_counts_of(*windows: Window) -> list[dict[str, int]]:
         .order_by()
     )
     counts: list[dict[str, int]] = [defaultdict(int) for _ in windows]
+    tests = [predicate(q) for q in filters]
     for row in rows:
-        for q, found in zip(filters, counts, strict=True):
-            if matches(q, row):
+        for test, found in zip(tests, counts, strict=True):
+            if test(row):
                 found[row["outcome_group"]] += row["n"]
     return [dict(found) for found in counts]
 

@@ -163,8 +163,8 @@ def test_failure_causes_show_who_and_customer_behaviour_apart(support_client):
 
 
 def test_totals_folded_in_python_equal_the_sums_postgresql_filters():
-    """The overview's totals are read grouped and folded by ``kpis._matches``; the KPI page's
-    breakdown sums the same definitions with SQL filters. Both must agree on every kind of row,
+    """The overview's totals are read grouped and folded by ``dashboard.reads.common.predicate``;
+    the KPI page's breakdown sums the same definitions with SQL filters. Both must agree on every kind of row,
     missing codes and in-progress sessions included."""
     import random
 
