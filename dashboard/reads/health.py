@@ -38,23 +38,26 @@ class Health:
 # spent more time being built than being run (~1 ms each on the 2-core machine).
 _STRIP_SQL = f"""
 SELECT (SELECT max(received_at) FROM {DedupeKey._meta.db_table}),
-       (SELECT count(*) FROM {RawEvent._meta.db_table} WHERE state = %(failed)s AND received_at >= %(since)s),
+       (SELECT count(*) FROM {RawEvent._meta.db_table}
+         WHERE state = %(failed)s AND received_at >= %(since)s AND received_at < %(until)s),
        (SELECT coalesce(json_agg(json_build_array(outcome, reason, n)), '[]')
           FROM (SELECT outcome, reason, sum(count) AS n FROM {ReceiverTally._meta.db_table}
-                WHERE minute >= %(minute)s GROUP BY 1, 2) tallies)
+                WHERE minute >= %(minute)s AND minute < %(until)s GROUP BY 1, 2) tallies)
 """  # noqa: S608 - model metadata only
 
 
 def receiver_health(window: Window) -> Health:
-    """The strip's figures. The last event is the newest dedupe key (webhooks/models.py
-    DedupeKey: every stored event's key is written with it), one index lookup, where the raw
-    table's newest row is a look into each day partition."""
+    """The strip's figures: failed events and the receiver's tallies of the window (a range in the
+    past counts only its own), the backlog and the last event as they are now. The last event is
+    the newest dedupe key (webhooks/models.py DedupeKey: every stored event's key is written with
+    it), one index lookup, where the raw table's newest row is a look into each day partition."""
     with connection.cursor() as cursor:
         cursor.execute(
             _STRIP_SQL,
             {
                 "failed": EventState.FAILED.value,
                 "since": window.start,
+                "until": window.end,
                 "minute": window.start.replace(second=0, microsecond=0),
             },
         )

@@ -99,6 +99,31 @@ def test_receiver_health_strip(support_client):
     assert health.last_event_at is not None
 
 
+def test_the_health_strip_of_a_past_range_counts_only_that_range(support_client):
+    """Failed events, repeats and refusals are the window's; the backlog and the last event are
+    now's (a range two days back used to count everything since its start)."""
+    from dashboard.timerange import CUSTOM_WINDOW, Window
+
+    now = timezone.now()
+    # Whole hours: a range past the minute buckets is widened to them (dashboard/timerange.py).
+    end = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(hours=1)
+    inside, after = start + timedelta(minutes=10), end + timedelta(minutes=10)
+    for key, at in (("in", inside), ("after", after), ("now", now)):
+        RawEvent.objects.create(event_type="CALL_STATUS", dedupe_key=key, body={}, state="failed", received_at=at)
+    RawEvent.objects.create(event_type="CALL_STATUS", dedupe_key="waiting", body={}, state="pending")
+    for at, n in ((inside, 3), (after, 50), (now, 700)):
+        ReceiverTally.objects.create(minute=at.replace(second=0, microsecond=0), outcome="duplicate", count=n)
+        ReceiverTally.objects.create(
+            minute=at.replace(second=0, microsecond=0), outcome="refused", reason="unauthorized", count=n
+        )
+
+    health = support_client.get(f"/?{Window(CUSTOM_WINDOW, start, end).query}").context["health"]
+
+    assert (health.failed, health.duplicates, health.refusals) == (1, 3, 3)
+    assert health.pending == 1
+
+
 def test_htmx_window_switch_returns_only_the_partial(support_client):
     response = support_client.get("/?window=24h", HTTP_HX_REQUEST="true")
     body = response.content.decode()
