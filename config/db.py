@@ -1,7 +1,10 @@
-"""Small database helpers shared by the bulk paths."""
+"""Small database helpers shared by the bulk paths and the reads every page makes."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from django.db import connection
 
 
@@ -16,3 +19,19 @@ def analyze(tables: list[str]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in dict.fromkeys(tables)))
+
+
+def fetch_one_prepared(sql: str) -> tuple[Any, ...]:
+    """The row of a statement without parameters, run as a prepared statement of this connection.
+
+    PostgreSQL then plans it once per connection (Django's cursors bind on the client and never
+    prepare). For the reads of the partitioned raw table on every overview, /healthz and
+    /metrics, planning over its ~40 day partitions cost ~5 ms where running took 0.5 ms. A new or
+    dropped partition invalidates the plan, so the answer is never stale.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, prepare=True)
+        row = cursor.fetchone()
+    assert row is not None, "fetch_one_prepared needs a statement that returns a row"
+    return tuple(row)

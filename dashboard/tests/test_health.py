@@ -139,3 +139,21 @@ def test_an_old_event_sent_back_by_a_repeat_delivery_waits_since_that_delivery(c
     response = client.get("/healthz")
     assert response.status_code == 200
     assert json.loads(response.content)["oldest_pending_age_seconds"] < 60
+
+
+def test_the_prepared_backlog_read_sees_partitions_made_after_it_was_prepared():
+    """The backlog is read by a statement prepared once per connection (config/db.py); a day
+    partition created later (the retention job makes them ahead) must still be counted."""
+    from dashboard.reads.health import pending_backlog
+    from webhooks import partitions
+
+    _pending("today", timezone.now())
+    for _ in range(3):  # prepared, and run as prepared
+        assert pending_backlog()["pending"] == 1
+    far = (timezone.now() + timedelta(days=40)).date()
+    assert partitions.ensure_partitions(far, far)  # a partition the statement's plan has never seen
+
+    _pending("later", timezone.now() + timedelta(days=40, hours=1))
+
+    assert RawEvent.objects.filter(state="pending").count() == 2
+    assert pending_backlog()["pending"] == 2
