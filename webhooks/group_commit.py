@@ -43,6 +43,7 @@ from webhooks.ingest import (
     PreparedEvent,
     batch_insert_params,
     batch_insert_sql,
+    bump_params,
     database_error,
     unstorable,
 )
@@ -228,7 +229,7 @@ class GroupCommitWriter:
             return
         ordered = sorted(repeats)
         now = timezone.now()
-        rows = await self._execute(BUMP_SQL, [ordered, [repeats[k] for k in ordered], [now] * len(ordered)])
+        rows = await self._execute(BUMP_SQL, bump_params(ordered, [repeats[k] for k in ordered], now))
         for row_id, key, repended, deferred in rows:
             # A deferred count needs a batch to add it, as a row sent back to the queue does.
             keys[key].row_id, keys[key].repended = row_id, repended or deferred

@@ -362,9 +362,14 @@ UNION ALL SELECT d.event_id, d.dedupe_key, false, true FROM d WHERE d.event_id I
 # expired (its partition dropped) returns nothing: still a duplicate, with nothing left to count on.
 
 
+def bump_params(keys: Sequence[str], repeats: Sequence[int], at: datetime) -> list[Any]:
+    """BUMP_SQL's parameters: ``repeats[i]`` more deliveries of ``keys[i]`` (sorted, distinct), at ``at``."""
+    return [list(keys), list(repeats), [at] * len(keys)]
+
+
 def bump(cursor: Any, keys: Sequence[str], repeats: Sequence[int], at: datetime) -> list[tuple]:
-    """Count ``repeats[i]`` more deliveries of ``keys[i]`` (sorted, distinct); BUMP_SQL's rows."""
-    cursor.execute(BUMP_SQL, [list(keys), list(repeats), [at] * len(keys)])
+    """Run BUMP_SQL on a server-side-binding cursor; its rows."""
+    cursor.execute(BUMP_SQL, bump_params(keys, repeats, at))
     return cursor.fetchall()
 
 

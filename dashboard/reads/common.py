@@ -31,7 +31,7 @@ def hash_grouping() -> Iterator[None]:
     bitmap scan's estimated cost dwarfs both ways of grouping, so they cost the same within its
     1 % fuzz and the sorted output wins the tie. Sorting thousands of rows on several text keys
     (collation-aware comparisons) then took 2× the hash's time: 25 against 12 ms for a week's
-    causes by sub-account and country on 5 M sessions (README "Performance"). Only for reads
+    causes by sub-account and country on 5 M sessions (dashboard/kpis.py ``who``). Only for reads
     without an ORDER BY of their own."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)")

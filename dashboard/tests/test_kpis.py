@@ -193,9 +193,10 @@ def test_totals_folded_in_python_equal_the_sums_postgresql_filters():
     assert folded.acd.count
 
 
-def test_who_is_grouped_by_hashing_and_the_planner_setting_does_not_outlive_it():
-    """kpis.who reads thousands of rollup rows grouped on text fields: by hashing (sorting them
-    took twice as long, dashboard/reads/common.py hash_grouping), and only for that read."""
+def test_hash_grouping_turns_sorting_off_inside_it_and_never_past_it():
+    """kpis.who reads thousands of rollup rows grouped on text fields inside hash_grouping
+    (dashboard/reads/common.py; sorting them took twice as long): the planner groups by hashing
+    there, and the setting ends with the block even inside a caller's transaction."""
     from django.db import connection, transaction
 
     from classify.models import SessionRollup
