@@ -7,8 +7,9 @@ back and the events are simply pending again.
 Order independence: every session touched by a batch is re-derived from *all* its stored
 events (``rules.derive_session``), never patched incrementally, so the arrival order, the way
 events were split into batches and ``reclassify`` all give the same sessions and legs. Rollup
-buckets touched by the batch are recomputed from the Session / EventClassification tables
-(delete + insert), which makes them idempotent and equal to the true counts by construction.
+buckets change by what the batch's sessions and events counted before it and count after it
+(``rollups.count_batch``), by the same expressions a rewrite from the source tables uses, so
+they stay equal to the true counts.
 The one order-dependent fact, ``out_of_order``, is defined on arrival order (raw event id), so
 it is still the same for every processing order of the same stored rows.
 """
@@ -22,7 +23,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, cast
 
@@ -34,7 +35,6 @@ from django.utils import timezone
 
 from classify import rollups
 from classify.models import (
-    BucketSize,
     CallLeg,
     EventClassification,
     Session,
@@ -43,6 +43,7 @@ from classify.models import (
 from classify.normalise import VIRTUAL_NUMBER_UPDATE, NormalisedEvent, NormaliseError, normalise
 from classify.rules import Derived, LegState, SessionState, StoredEvent, derive_session
 from config import metrics
+from config.db import WORKER_APPLICATION_NAME
 from products.matching import ProductRuleSet, load_product_rules
 from products.numbers import record_virtual_numbers
 from reference.snapshot import ReferenceSnapshot, load_snapshot
@@ -109,10 +110,13 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
             # every row and a second UPDATE that rewrites them. Nothing is visible before the
             # batch commits; if it fails, the rollback leaves the events pending. (ARRAY(…) keeps
             # the planner on the primary key instead of hash-joining the whole table.)
+            place, workers = (0, 1) if only_id is not None else _place_among_workers(cursor)
             cursor.execute(
                 f"UPDATE {_table(RawEvent)} SET state = %s, processed_at = %s, attempts = attempts + 1, last_error = ''"  # noqa: S608 - model metadata only
                 f" WHERE state = %s AND id = ANY(ARRAY(SELECT id FROM {_table(RawEvent)} WHERE state = %s"
-                " AND (%s::bigint IS NULL OR id = %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))"
+                " AND (%s::bigint IS NULL OR id = %s)"
+                " AND (%s = 1 OR mod(hashtext(session_id) & 2147483647, %s) = %s OR received_at < %s)"
+                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))"
                 " RETURNING id, body, deliveries, received_at, session_id",
                 # "state = pending" outside too: each raw partition then probes its small pending
                 # index, not its primary key (webhooks/partitions.py).
@@ -123,6 +127,10 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
                     EventState.PENDING.value,
                     only_id,
                     only_id,
+                    workers,
+                    workers,
+                    place,
+                    now - timedelta(seconds=settings.SIPDESK_CLASSIFY_AFFINITY_SECONDS),
                     size,
                 ],
             )
@@ -135,6 +143,28 @@ def _process_batch(size: int, only_id: int | None = None) -> int:
     metrics.CLASSIFIED.inc(len(claimed) - failed)
     metrics.FAILED.inc(failed)
     return len(claimed)
+
+
+def _place_among_workers(cursor: Any) -> tuple[int, int]:
+    """``(place, workers)``: where this process stands among the Celery workers connected now.
+
+    A worker claims the pending events of the sessions whose ``hashtext`` falls to its place, and
+    the others' only once they have waited ``SIPDESK_CLASSIFY_AFFINITY_SECONDS``. Without it two
+    workers took alternate slices of one interleaved stream: most sessions had events in both
+    batches, so each batch waited for the other's session locks and re-normalised the events
+    the other had cached (README "Scaling"). A worker that stops or dies drops out of the count
+    with its connection; one busy elsewhere leaves its events to the others after the wait.
+    ``(0, 1)`` (take anything) outside a worker, for a lone worker, and with the wait set to 0.
+    """
+    if not settings.SIPDESK_CLASSIFY_AFFINITY_SECONDS:
+        return 0, 1
+    cursor.execute(
+        "SELECT count(*), count(*) FILTER (WHERE pid < pg_backend_pid()), bool_or(pid = pg_backend_pid()) IS TRUE"
+        " FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+        [WORKER_APPLICATION_NAME],
+    )
+    workers, place, is_worker = cursor.fetchone()
+    return (place, workers) if is_worker and workers > 1 else (0, 1)
 
 
 def _process_singly(limit: int) -> int:
@@ -173,14 +203,16 @@ def process_rows(
     session_ids = sorted({s.event.session_id for s in batch.values() if s.event.session_id})
     product_rules = load_product_rules() if product_rules is None else product_rules
     with connection.cursor() as cursor:
-        existing = _lock_sessions(cursor, session_ids)
+        missing_summary = _lock_sessions(cursor, session_ids)
         events_by_session = _all_events_of(
             cursor, session_ids, batch, [row[0] for row in rows], {row[4] for row in rows if row[4]}
         )
 
+        # What these sessions and events counted in the rollups before this batch (rollups.count_batch).
+        rollups.count_batch(session_ids, list(batch), sign=-1)
         derived: dict[str, Derived] = {}
         for session_id in session_ids:
-            keep_flag = existing.get(session_id, (None, False))[1]
+            keep_flag = missing_summary.get(session_id, False)
             derived[session_id] = derive_session(
                 session_id,
                 events_by_session[session_id],
@@ -197,23 +229,8 @@ def process_rows(
         )
         _mark_failed(cursor, failures)
 
-    minutes = set()
-    for session_id, result in derived.items():
-        for moment in (existing.get(session_id, (None, False))[0], _rollup_at(result)):
-            if moment:
-                minutes.add(rollups.floor(moment, BucketSize.MINUTE))
-    code_minutes = {
-        rollups.floor(v.event_time, BucketSize.MINUTE)
-        for result in derived.values()
-        for v in result.verdicts.values()
-        if v.is_final and v.sip_code_raw and v.event_time
-    }
-    code_minutes |= {
-        rollups.floor(s.time, BucketSize.MINUTE)
-        for s in batch.values()
-        if not s.event.session_id and s.event.sip_code_raw
-    }
-    rollups.recompute(minutes, code_minutes, now=now)
+    rollups.count_batch(session_ids, list(batch), sign=+1)
+    rollups.apply_batch(now)
     return len(failures)
 
 
@@ -249,8 +266,8 @@ def _normalise(event_id: int, received_at: datetime, body: Any) -> NormalisedEve
 # from the models, values are always bound parameters.
 
 
-def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, tuple[datetime | None, bool]]:
-    """Lock the batch's existing sessions; returns ``session_id -> (rollup_at, has missing_summary)``.
+def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, bool]:
+    """Lock the batch's existing sessions; returns ``session_id -> has missing_summary``.
 
     Serialises work on one session across workers: whoever commits last read everything. Rows
     are locked in session_id order so two workers cannot deadlock on each other's sessions."""
@@ -267,11 +284,11 @@ def _lock_sessions(cursor: Any, session_ids: list[str]) -> dict[str, tuple[datet
         [session_ids],
     )
     cursor.execute(
-        f"SELECT session_id, rollup_at, anomalies @> %s::jsonb FROM {_table(Session)}"  # noqa: S608 - model metadata only
+        f"SELECT session_id, anomalies @> %s::jsonb FROM {_table(Session)}"  # noqa: S608 - model metadata only
         " WHERE session_id = ANY(%s::text[]) ORDER BY session_id FOR UPDATE",
         ['["missing_summary"]', session_ids],
     )
-    return {session_id: (rollup_at, bool(flag)) for session_id, rollup_at, flag in cursor.fetchall()}
+    return {session_id: bool(flag) for session_id, flag in cursor.fetchall()}
 
 
 def _all_events_of(

@@ -6,7 +6,8 @@ days (kept as long as the trend, retention/purge.py). A window reads the coarses
 inside it (``window_filter``): a week of a busy history is ~3.6 times fewer day rows than hour
 rows, and the overview reads its window several times.
 
-Writers: the pipeline (``recompute`` inside each batch), the ``maintain_rollups`` task
+Writers: the pipeline (``count_batch`` and ``apply_batch`` inside each batch), ``reclassify
+--since`` (``count_batch`` of what it deletes), the ``maintain_rollups`` task
 (``drop_expired_minutes`` and ``recompute(..., rebuild_hours=True)`` of the last hour) and
 ``generate_history`` (``MINUTE_RETENTION``). Readers: the dashboard and alerts, through ``window_filter``.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import functools
 import operator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Q, UniqueConstraint
@@ -30,7 +31,7 @@ MINUTE_RETENTION = timedelta(days=2)
 # Pages read minute buckets for windows starting within this span (plus a minute of slack),
 # hour buckets otherwise. Shorter than the retention, so a window never reads a deleted minute.
 MINUTE_READS_WITHIN = timedelta(hours=24)
-ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup rewrite at a time across workers
+ROLLUP_LOCK_KEY = 0x51D0_0001  # pg advisory lock: one rollup change at a time across workers
 
 BUCKET_WIDTH = {
     BucketSize.MINUTE: timedelta(minutes=1),
@@ -116,7 +117,8 @@ def floor(moment: datetime, size: str) -> datetime:
 
 
 def _lock_rollups() -> None:
-    # Two workers rewriting the same bucket would both delete and then collide on insert.
+    # Two workers changing the same bucket would both create it (or both delete and re-insert
+    # it) and collide on its unique key.
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
 
@@ -128,11 +130,12 @@ def recompute(
     now: datetime | None = None,
     rebuild_hours: bool = False,
 ) -> None:
-    """Rewrite the given minute buckets and bring the hour and day buckets containing them up to
-    date. Must run inside the batch's transaction.
+    """Rewrite the given minute buckets from the source tables and bring the hour and day buckets
+    containing them up to date. Must run inside a transaction (the rollup lock is held to its
+    commit). The safety net and tests use it; batches use ``count_batch`` and ``apply_batch``.
 
     A recent hour and its day change by what their rewritten minutes changed
-    (``_rewrite_minutes_and_hours``): the cost follows the batch, not how much the hour already
+    (``_rewrite_minutes_and_hours``): the cost follows the minutes, not how much the hour already
     holds, which summing every minute of the hour again did (tens of milliseconds per batch,
     growing with traffic). ``rebuild_hours`` sums the hours from their minutes, and their days
     from their hours, instead: the periodic safety net (``maintain_rollups``). Hours past the
@@ -172,9 +175,13 @@ def resum_days(model: type[SessionRollup] | type[CodeRollup], moments: set[datet
 # are always parameters.
 _SR, _CR = SessionRollup._meta.db_table, CodeRollup._meta.db_table
 _S, _L, _E = Session._meta.db_table, CallLeg._meta.db_table, EventClassification._meta.db_table
+# ``d.ms``: an answered session's answer delay, its first leg's connection less its first leg's
+# initiation (8x8 sends no ringing event, so there is no post-dial delay to measure), in whole
+# milliseconds per session, so a bucket is the same sum however its sessions were counted.
+_ANSWER_DELAY = f"""
+    SELECT round(extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000) AS ms
+    FROM {_L} l WHERE l.session_id = s.id AND s.outcome_group = 'answered'"""  # noqa: S608 - model metadata only
 _ROLLUP_SQL = {
-    # ``d.ms``: an answered session's answer delay, its first leg's connection less its first
-    # leg's initiation (8x8 sends no ringing event, so there is no post-dial delay to measure).
     (SessionRollup, False): f"""
         INSERT INTO {_SR}
             (bucket_size, bucket_start, sub_account_id, product, status, outcome_group, fault_side,
@@ -188,9 +195,7 @@ _ROLLUP_SQL = {
         CROSS JOIN LATERAL (
             SELECT * FROM {_S} s WHERE s.rollup_at >= b.start AND s.rollup_at < b.start + %(width)s::interval
             OFFSET 0) s
-        LEFT JOIN LATERAL (
-            SELECT extract(epoch FROM min(l.connected_at) - min(l.initiated_at)) * 1000 AS ms
-            FROM {_L} l WHERE l.session_id = s.id AND s.outcome_group = 'answered') d ON true
+        LEFT JOIN LATERAL ({_ANSWER_DELAY}) d ON true
         GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",  # noqa: S608 - model metadata only
     # An hour is the sum of its minutes, a day of its hours (cheap, and never scans the sessions).
     (SessionRollup, True): f"""
@@ -274,8 +279,16 @@ def _dimensions(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...
     return tuple(f for f in bucket_key(model) if f not in ("bucket_size", "bucket_start"))
 
 
-def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str, ...]:
-    """The statements of ``_rewrite_minutes_and_hours`` for one rollup table."""
+class _Statements(NamedTuple):
+    create: str  # the delta table
+    delete_minutes: str
+    insert_minutes: str
+    merge: dict[BucketSize, str]  # each size's buckets changed by the delta
+    clear: str
+
+
+def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> _Statements:
+    """The statements of ``_rewrite_minutes_and_hours`` and of the batch path for one rollup table."""
     table = model._meta.db_table
     dims, derived, measures = _dimensions(model), _DERIVED[model], MEASURES[model]
     nullable = {f.name for f in model._meta.concrete_fields if f.null}
@@ -283,7 +296,7 @@ def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str
     sums = ", ".join(measures)
     create = (
         f"CREATE TEMP TABLE IF NOT EXISTS {_DELTA}_{table} ON COMMIT DELETE ROWS AS"  # noqa: S608 - model metadata only
-        f" SELECT bucket_start AS hour, {keys}, {sums} FROM {table} WITH NO DATA"
+        f" SELECT bucket_start AS moment, {keys}, {sums} FROM {table} WITH NO DATA"
     )
     # The minutes' old rows leave, with their counts taken off their hour...
     delete_minutes = (
@@ -306,11 +319,16 @@ def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str
     match = " AND ".join(f"h.{d} IS NOT DISTINCT FROM d.{d}" if d in nullable else f"h.{d} = d.{d}" for d in dims)
 
     def merge(size: BucketSize) -> str:
-        bucket = f"date_trunc('{size.value}', hour, 'UTC')"
+        bucket = f"date_trunc('{size.value}', moment, 'UTC')"
+        # Minutes past their retention are not kept (a late event of an old session changes its hour and day).
+        kept = " WHERE moment >= %(minutes_from)s" if size == BucketSize.MINUTE else ""
         return (
             f"MERGE INTO {table} h USING (SELECT {bucket} AS bucket, {', '.join(dims)}, "  # noqa: S608 - model metadata only
             + ", ".join([f"max({c}) AS {c}" for c in derived] + [f"sum({m}) AS {m}" for m in measures])
-            + f" FROM {_DELTA}_{table} GROUP BY {bucket}, {', '.join(dims)}) d"
+            + f" FROM {_DELTA}_{table}{kept} GROUP BY {bucket}, {', '.join(dims)}"
+            + " HAVING "
+            + " OR ".join(f"sum({m}) <> 0" for m in measures)
+            + ") d"
             f" ON h.bucket_size = '{size.value}' AND h.bucket_start = d.bucket AND {match}"
             " WHEN MATCHED AND h.count + d.count <= 0 THEN DELETE"
             " WHEN MATCHED THEN UPDATE SET "
@@ -323,7 +341,7 @@ def _incremental_sql(model: type[SessionRollup] | type[CodeRollup]) -> tuple[str
 
     # Emptied at once as well as at commit: a second call in the same transaction starts clean.
     clear = f"DELETE FROM {_DELTA}_{table}"  # noqa: S608 - model metadata only
-    return create, delete_minutes, insert_minutes, merge(BucketSize.HOUR), merge(BucketSize.DAY), clear
+    return _Statements(create, delete_minutes, insert_minutes, {size: merge(size) for size in SIZES}, clear)
 
 
 _INCREMENTAL_SQL = {model: _incremental_sql(model) for model in (SessionRollup, CodeRollup)}
@@ -339,11 +357,75 @@ def _rewrite_minutes_and_hours(model: type[SessionRollup] | type[CodeRollup], mi
         "starts": sorted(minutes),
         "width": BUCKET_WIDTH[BucketSize.MINUTE],
     }
-    create, delete_minutes, insert_minutes, merge_hours, merge_days, clear = _INCREMENTAL_SQL[model]
+    sql = _INCREMENTAL_SQL[model]
     with connection.cursor() as cursor:
-        cursor.execute(create)
-        cursor.execute(delete_minutes, params)
-        cursor.execute(insert_minutes, params)
-        cursor.execute(merge_hours)
-        cursor.execute(merge_days)
-        cursor.execute(clear)
+        cursor.execute(sql.create)
+        cursor.execute(sql.delete_minutes, params)
+        cursor.execute(sql.insert_minutes, params)
+        cursor.execute(sql.merge[BucketSize.HOUR])
+        cursor.execute(sql.merge[BucketSize.DAY])
+        cursor.execute(sql.clear)
+
+
+# --- the pipeline's path: a batch changes buckets by what its sessions counted before and after ---
+#
+# Rewriting a batch's minutes from the source tables re-counted every session of each minute it
+# touched: in live traffic each batch touches the current minute, so at 1,000 webhooks/s every
+# batch re-counted ~10,000 sessions and ~14,000 final codes (~200 ms of the database per batch,
+# growing with the traffic). A batch instead takes off what its sessions (and its events without
+# a session) counted before it wrote them and adds what they count after, in the same rows a
+# rewrite would have produced: each session is counted by the same expressions as
+# ``_ROLLUP_SQL``, and only the batch's sessions can change (they are locked, docs/design.md §2.3).
+# ``maintain_rollups`` still rewrites the last hour from the source tables as a safety net.
+
+_SESSION_CONTRIBUTION_SQL = f"""
+    INSERT INTO {_DELTA}_{_SR}
+        (moment, sub_account_id, product, status, outcome_group, fault_side, destination_country, direction,
+         primary_sip_code, error_code, count, answered_seconds, answer_delay_ms, answer_delay_count)
+    SELECT date_trunc('minute', s.rollup_at, 'UTC'), s.sub_account_id, s.product, s.status, s.outcome_group,
+           s.fault_side, s.destination_country, s.direction, s.primary_sip_code, s.error_code, %(sign)s,
+           %(sign)s * CASE WHEN s.outcome_group = 'answered' THEN coalesce(s.duration_seconds, 0) ELSE 0 END,
+           %(sign)s * CASE WHEN d.ms >= 0 THEN d.ms ELSE 0 END, %(sign)s * CASE WHEN d.ms >= 0 THEN 1 ELSE 0 END
+    FROM {_S} s
+    LEFT JOIN LATERAL ({_ANSWER_DELAY}) d ON true
+    WHERE s.session_id = ANY(%(sessions)s::text[]) AND s.rollup_at IS NOT NULL"""  # noqa: S608 - model metadata only
+_CODE_CONTRIBUTION_SQL = f"""
+    INSERT INTO {_DELTA}_{_CR} (moment, sip_code, sip_class, direction, destination_country, sub_account_id, count)
+    SELECT date_trunc('minute', e.event_time, 'UTC'), e.sip_code_raw, e.sip_class, coalesce(l.direction, ''),
+           coalesce(l.destination_country, ''), coalesce(s.sub_account_id, ''), %(sign)s
+    FROM {_E} e
+    LEFT JOIN LATERAL (SELECT direction, destination_country FROM {_L} WHERE id = e.call_leg_id OFFSET 0) l ON true
+    LEFT JOIN LATERAL (SELECT sub_account_id FROM {_S} WHERE id = e.session_id OFFSET 0) s ON true
+    WHERE e.is_final AND e.sip_code_raw <> '' AND e.event_time IS NOT NULL
+      AND e.event_id = ANY(ARRAY(
+          SELECT event_id FROM {_E}
+          WHERE session_id = ANY(ARRAY(SELECT id FROM {_S} WHERE session_id = ANY(%(sessions)s::text[])))
+          UNION SELECT unnest(%(events)s::bigint[])))"""  # noqa: S608 - model metadata only
+
+
+def count_batch(session_ids: list[str], event_ids: list[int], *, sign: int) -> None:
+    """Note what these sessions and events count in the rollups, with ``sign``: -1 before a batch
+    (or ``reclassify``) changes them, +1 after. ``apply_batch`` then writes the difference."""
+    params: dict[str, Any] = {"sessions": session_ids, "events": event_ids, "sign": sign}
+    with connection.cursor() as cursor:
+        for model in (SessionRollup, CodeRollup):
+            cursor.execute(_INCREMENTAL_SQL[model].create)  # once per connection, emptied at commit
+        cursor.execute(_SESSION_CONTRIBUTION_SQL, params)
+        cursor.execute(_CODE_CONTRIBUTION_SQL, params)
+
+
+def apply_batch(now: datetime | None = None) -> None:
+    """Change the minute, hour and day buckets by what ``count_batch`` noted, and forget it.
+
+    Under the rollup lock until commit: two batches creating the same new bucket row at once would
+    collide on its unique key."""
+    now = now or timezone.now()
+    _lock_rollups()
+    params = {"minutes_from": now - MINUTE_RETENTION}
+    with connection.cursor() as cursor:
+        for model in (SessionRollup, CodeRollup):
+            sql = _INCREMENTAL_SQL[model]
+            cursor.execute(sql.merge[BucketSize.MINUTE], params)
+            cursor.execute(sql.merge[BucketSize.HOUR])
+            cursor.execute(sql.merge[BucketSize.DAY])
+            cursor.execute(sql.clear)

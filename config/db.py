@@ -35,3 +35,8 @@ def fetch_one_prepared(sql: str) -> tuple[Any, ...]:
         row = cursor.fetchone()
     assert row is not None, "fetch_one_prepared needs a statement that returns a row"
     return tuple(row)
+
+
+# The name a Celery worker gives its PostgreSQL connection (config/celery.py): classifying workers
+# count the connections of that name to split sessions between them (classify/pipeline.py).
+WORKER_APPLICATION_NAME = "sipdesk-worker"

@@ -244,6 +244,9 @@ SIPDESK_RECEIVER_BODY_TIMEOUT_SECONDS = env_int("SIPDESK_RECEIVER_BODY_TIMEOUT_S
 # Rows still pending after this many seconds are re-enqueued by the periodic sweep.
 SIPDESK_SWEEP_AFTER_SECONDS = env_int("SIPDESK_SWEEP_AFTER_SECONDS", 30, minimum=1)
 SIPDESK_CLASSIFY_BATCH_SIZE = env_int("SIPDESK_CLASSIFY_BATCH_SIZE", 2000, minimum=1, maximum=10000)
+# Seconds a pending event waits for the worker its session belongs to before any worker takes it
+# (classify/pipeline.py, docs/design.md §2.3); 0 turns the split off.
+SIPDESK_CLASSIFY_AFFINITY_SECONDS = env_int("SIPDESK_CLASSIFY_AFFINITY_SECONDS", 5, minimum=0, maximum=3600)
 # A queue whose oldest pending event has waited longer than this is stuck: the overview's health
 # strip shows it red and the dashboard's /healthz answers 503.
 SIPDESK_PENDING_AGE_LIMIT_SECONDS = env_int("SIPDESK_PENDING_AGE_LIMIT_SECONDS", 300, minimum=1)

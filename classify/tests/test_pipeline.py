@@ -217,6 +217,20 @@ def test_a_summary_with_oddly_cased_keys_stays_with_its_session_when_later_event
     assert (session.status, session.summary_received) == ("BUSY", True)
 
 
+def test_a_session_older_than_the_minute_retention_changes_its_hour_and_day_but_leaves_no_minutes():
+    """The fixtures' calls are from January: their minutes are long gone, their hours and days kept."""
+    store(vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=503))
+    drain()
+    store(vss("FAILED"))  # arrives later and turns the session from in progress to failed
+    drain()
+
+    for size in (BucketSize.HOUR, BucketSize.DAY):
+        assert rollup_totals(SessionRollup, size, "status") == Counter({("FAILED",): 1}), size
+        assert rollup_totals(CodeRollup, size, "sip_code") == Counter({("503",): 1}), size
+    assert not SessionRollup.objects.filter(bucket_size=BucketSize.MINUTE).exists()
+    assert not CodeRollup.objects.filter(bucket_size=BucketSize.MINUTE).exists()
+
+
 def test_a_duplicate_delivery_is_counted_once_and_flagged():
     body = vcs("CALL_DISCONNECTED", "2026-01-13T08:27:20Z", sip=503)
     store(body)

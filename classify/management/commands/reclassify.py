@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
-from classify import pipeline, tasks
+from classify import pipeline, rollups, tasks
 from classify.models import CallLeg, CodeRollup, EventClassification, Session, SessionRollup
 from config.db import analyze
 from webhooks.models import EventState, RawEvent
@@ -66,9 +66,11 @@ class Command(BaseCommand):
         recent = RawEvent.objects.filter(received_at__gte=since)
         session_ids = set(recent.exclude(session_id="").values_list("session_id", flat=True).distinct())
         events = RawEvent.objects.filter(session_id__in=session_ids) | recent
+        # What the sessions and verdicts about to go counted leaves the rollups with them; the
+        # batches add them back as they are derived again (classify/rollups.py ``count_batch``).
+        rollups.count_batch(sorted(session_ids), list(events.values_list("id", flat=True)), sign=-1)
+        rollups.apply_batch()
         EventClassification.objects.filter(event__in=events).delete()
         EventClassification.objects.filter(session__session_id__in=session_ids).delete()
-        # The sessions' rollup buckets are rewritten as they are re-derived; buckets left with no
-        # session at all (none in practice: every session keeps its events) are cleared here.
         Session.objects.filter(session_id__in=session_ids).delete()
         return events.update(state=EventState.PENDING)
