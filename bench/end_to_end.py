@@ -548,7 +548,10 @@ def print_report(
     stored, duplicate = client.answers["stored"], client.answers["duplicate"]
     other = {k: v for k, v in client.answers.items() if k not in ("stored", "duplicate")}
     lat = sorted(client.latencies)
-    (p50, p95, p99), lag_max = facts["lag"]
+    lags, lag_max = facts["lag"]
+    # Nothing classified (the workers failed): no lag to measure, and the checks below say so.
+    nothing = float("nan")
+    (p50, p95, p99), lag_max = lags or (nothing,) * 3, lag_max if lag_max is not None else nothing
     v50, v95, v99, vmax = facts["visible"]
     print()
     server_kind = "asgi (config.receiver)" if args.server == "receiver" else f"{args.worker_class} (Django view)"
