@@ -64,15 +64,20 @@ def test_each_of_two_workers_takes_its_own_sessions_and_the_others_once_they_wai
 
 
 def test_a_worker_alone_or_not_a_worker_takes_every_session(settings):
-    with connection.cursor() as cursor:
-        assert _place_among_workers(cursor) == (0, 1)  # not a worker
-        cursor.execute("SET application_name = %s", [WORKER_APPLICATION_NAME])
-        assert _place_among_workers(cursor) == (0, 1)  # the only worker
-        with psycopg.connect(conninfo_from_settings(), application_name=WORKER_APPLICATION_NAME):
-            assert _place_among_workers(cursor)[1] == 2
-            settings.SIPDESK_CLASSIFY_AFFINITY_SECONDS = 0  # the split turned off
-            assert _place_among_workers(cursor) == (0, 1)
-    connection.close()
+    try:
+        with connection.cursor() as cursor:
+            assert _place_among_workers(cursor) == (0, 1)  # not a worker
+            cursor.execute("SET application_name = %s", [WORKER_APPLICATION_NAME])
+            assert _place_among_workers(cursor) == (0, 1)  # the only worker
+            cursor.execute("SELECT pg_backend_pid()")
+            (mine,) = cursor.fetchone()
+            with psycopg.connect(conninfo_from_settings(), application_name=WORKER_APPLICATION_NAME) as other:
+                # Places follow backend pids: the lower one is first.
+                assert _place_among_workers(cursor) == (int(mine > other.info.backend_pid), 2)
+                settings.SIPDESK_CLASSIFY_AFFINITY_SECONDS = 0  # the split turned off
+                assert _place_among_workers(cursor) == (0, 1)
+    finally:
+        connection.close()  # the next test connects under its own name again
 
 
 @pytest.mark.worker
