@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.utils import timezone
+
+from classify import number_search
 
 
 class Span(Protocol):
@@ -131,7 +134,9 @@ class SessionQuerySet(models.QuerySet["Session"]):
             if country:
                 qs = qs.filter(destination_country=country.upper())
             return qs
-        return qs.with_leg(direction=direction, country=country, number=number, number_exact=number_exact, since=start)
+        return qs.with_leg(
+            direction=direction, country=country, number=number, number_exact=number_exact, since=start, until=end
+        )
 
     def with_leg(
         self,
@@ -141,10 +146,12 @@ class SessionQuerySet(models.QuerySet["Session"]):
         number: str = "",
         number_exact: bool = False,
         since: datetime | None = None,
+        until: datetime | None = None,
     ) -> SessionQuerySet:
         """Sessions with one leg matching all of these. ``number`` is a fragment of the source or
-        destination, or with ``number_exact`` the whole number however it was typed. ``since``:
-        the caller wants only sessions started then or later, so older legs need not be looked at."""
+        destination, or with ``number_exact`` the whole number however it was typed. ``since``
+        (and ``until``, else now): the caller wants only sessions started in that window, so the
+        legs of a number search are looked for only in it (docs/design.md §8)."""
         leg_filter = Q()
         if direction:
             leg_filter &= Q(direction=direction)
@@ -159,22 +166,56 @@ class SessionQuerySet(models.QuerySet["Session"]):
             leg_filter &= Q(source__contains=digits) | Q(destination__contains=digits)
         if not leg_filter:
             return self
-        if number:
-            # A number fragment usually belongs to a handful of legs: find them through the trigram
-            # indexes first (migration classify 0004). Left to itself the planner walks every session
-            # in the range and checks its legs one by one. A fragment matching too many legs keeps
-            # the EXISTS below, which finds a page quickly precisely because matches are everywhere.
+        legs = None
+        if number and (since or not number_exact):
+            bounds = self._leg_bounds(since, until)
+            if bounds is None:
+                return self.none()  # no session has started: none can match
+            # Legs are looked for from an hour before the first session of the window until a
+            # day after it ends (docs/design.md §8); a leg with no start time is always looked at.
+            lower, upper = bounds
+            leg_filter &= Q(initiated_at__gte=lower, initiated_at__lt=upper) | Q(initiated_at__isnull=True)
+            if number_exact:
+                legs = CallLeg.objects.filter(leg_filter)  # through the B-tree indexes on each number
+            else:
+                by_week = number_search.within_weeks(number.strip(), lower, upper)
+                if by_week is not None:
+                    legs = (
+                        CallLeg.objects.filter(leg_filter)
+                        .alias(number_keys=number_search.number_keys())
+                        .filter(by_week)
+                    )
+        elif number:
             legs = CallLeg.objects.filter(leg_filter)
-            if since:
-                # A leg starts with or after its session (an hour of slack for clocks that
-                # disagree); one with no start time is kept.
-                legs = legs.filter(Q(initiated_at__gte=since - timedelta(hours=1)) | Q(initiated_at__isnull=True))
+        if legs is not None:
+            # A number usually belongs to a handful of legs: find them through an index first.
+            # Left to itself the planner walks every session in the range and checks its legs one
+            # by one. A number matching too many legs, or a fragment the index cannot serve (under
+            # three characters, a span of more than number_search.MAX_WEEKS), takes the EXISTS
+            # below: quick when matches are everywhere (a page fills at once), slow only for a
+            # rare fragment over years.
             # .order_by(): any matches will do, so no sort of them (CallLeg's default ordering).
             session_ids = list(legs.order_by().values_list("session_id", flat=True)[:NUMBER_MATCH_LIMIT])
             if len(session_ids) < NUMBER_MATCH_LIMIT:
                 return self.filter(pk__in=set(session_ids))
         # EXISTS, not a join: a session with two matching legs is still one row.
         return self.filter(Exists(CallLeg.objects.filter(leg_filter, session=OuterRef("pk"))))
+
+    def _leg_bounds(self, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime] | None:
+        """When the legs of sessions started in [since, until) can have started, with the slacks
+        of classify/number_search.py. Without ``since`` (all sessions), from the first session
+        that started; without ``until``, until now (or the last session, if later). None when no
+        session has started."""
+        upper = until or timezone.now()
+        if since is None:
+            span = Session.objects.filter(start_time__isnull=False).aggregate(
+                first=Min("start_time"), last=Max("start_time")
+            )
+            if span["first"] is None:
+                return None
+            since = span["first"]
+            upper = until or max(upper, span["last"])
+        return since - number_search.EARLY_SLACK, max(upper, since) + number_search.LATE_SLACK
 
 
 class Session(models.Model):

@@ -44,3 +44,17 @@ def test_the_indexes_dropped_for_the_load_are_all_built_again():
     assert _indexes() == before
     # And used: the planner can reach a leg by its session again.
     assert CallLeg.objects.filter(session=Session.objects.first()).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_new_rows_are_vacuumed_as_well_as_analysed():
+    """VACUUM marks the new rows' pages all-visible (config/db.py ``analyze``): the first reads
+    then neither dirty every page nor visit the table from an index-only scan."""
+    call_command("generate_history", sessions=200, days=2, seed=6, chunk=100, verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, relpages, relallvisible FROM pg_class WHERE relname = ANY(%s)",
+            [[m._meta.db_table for m in (Session, CallLeg)]],
+        )
+        pages = {name: (total, visible) for name, total, visible in cursor.fetchall()}
+    assert all(total > 0 and visible == total for total, visible in pages.values()), pages

@@ -128,7 +128,7 @@ class Command(BaseCommand):
         models_touched = [Session, CallLeg, SessionRollup, CodeRollupModel]
         if not no_events:
             models_touched += [RawEvent, DedupeKey, EventClassification]
-        analyze([m._meta.db_table for m in models_touched])
+        analyze([m._meta.db_table for m in models_touched], vacuum=True)
         self.stdout.write(
             f"{sessions} sessions over {days} days; {len(self.session_roll)} session and "
             f"{len(self.code_roll)} code rollup rows"
