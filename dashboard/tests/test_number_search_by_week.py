@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from classify import number_search
@@ -99,3 +101,21 @@ def test_the_week_index_serves_the_condition_on_its_keys():
     plan = legs.explain()
     assert "callleg_number_week_idx" in plan, plan
     assert legs.count() == 1
+
+
+def _leaves(q: Q) -> list[Any]:
+    return [leaf for child in q.children for leaf in (_leaves(child) if isinstance(child, Q) else [child])]
+
+
+def test_a_long_fragment_asks_for_a_dozen_pieces_and_still_matches_exactly():
+    now = timezone.now()
+    made = make_session(destination="+659123456789012345678", start=now - timedelta(days=1))
+    make_session(destination="+659123456789012345670", start=now - timedelta(days=1))
+    condition = number_search.within_weeks("9123456789012345678", now - timedelta(days=2), now)
+    assert condition is not None
+    asked = [value for lookup, value in _leaves(condition) if lookup == "number_keys__contains"]
+    assert asked
+    assert all(len(keys) == number_search.MAX_PIECES for keys in asked)
+    found = Session.objects.filtered(start=now - timedelta(days=2), end=now, number="9123456789012345678")
+    assert list(found.values_list("session_id", flat=True)) == [made.session_id]
+    assert not Session.objects.filtered(start=now - timedelta(days=2), end=now, number="x" * 10_000).exists()
