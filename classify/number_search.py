@@ -36,7 +36,8 @@ LATE_SLACK = timedelta(days=1)
 # One condition per week: a span of more weeks than this (about three years) is searched by
 # checking each session's legs instead (classify/models.py ``with_leg``).
 MAX_WEEKS = 160
-
+# Each piece narrows the legs down, the last ones only a little more: a long fragment (the model
+# method takes any string) asks for a dozen, and PostgreSQL checks the whole fragment anyway.
 MAX_PIECES = 12
 
 # The index expression (migration classify 0013); a query must spell it the same way for
@@ -69,8 +70,6 @@ def within_weeks(fragment: str, start: datetime, end: datetime) -> Q | None:
     in [start, end), or have no start time, whose numbers hold every piece of ``fragment``: a
     superset of the matching legs, found through the index. None when the index cannot help: a
     fragment shorter than a piece, or more than MAX_WEEKS weeks."""
-    # Any of the pieces narrow the legs down, all of them only a little more: a long fragment
-    # (the model method takes any string) asks for a dozen.
     wanted = pieces(fragment)[:MAX_PIECES]
     first, last = week_of(start), week_of(max(start, end))
     if not wanted or last - first + 1 > MAX_WEEKS:

@@ -45,7 +45,8 @@ DROP_INVALID_INDEX = """
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-               WHERE c.relname = 'callleg_number_week_idx' AND c.relnamespace = current_schema()::regnamespace
+               WHERE c.relname = 'callleg_number_week_idx'
+                 AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
                  AND NOT i.indisvalid) THEN
         DROP INDEX callleg_number_week_idx;
     END IF;
