@@ -162,8 +162,8 @@ class SessionQuerySet(models.QuerySet["Session"]):
             variants = {whole, whole if whole.startswith("+") else f"+{whole}"}
             leg_filter &= Q(source__in=variants) | Q(destination__in=variants)
         elif number:
-            digits = number.strip()
-            leg_filter &= Q(source__contains=digits) | Q(destination__contains=digits)
+            fragment = number.strip()
+            leg_filter &= Q(source__contains=fragment) | Q(destination__contains=fragment)
         if not leg_filter:
             return self
         legs = None
@@ -178,7 +178,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
             if number_exact:
                 legs = CallLeg.objects.filter(leg_filter)  # through the B-tree indexes on each number
             else:
-                by_week = number_search.within_weeks(number.strip(), lower, upper)
+                by_week = number_search.within_weeks(fragment, lower, upper)
                 if by_week is not None:
                     legs = (
                         CallLeg.objects.filter(leg_filter)
@@ -328,7 +328,7 @@ class CallLeg(models.Model):
             models.Index(fields=["session", "initiated_at"], name="callleg_session_idx"),
             models.Index(fields=["destination_country"], name="callleg_dest_country_idx"),
             # A whole number (users without the number permission search by it): equality on a
-            # B-tree, not through the trigram indexes, where digits make poor trigrams.
+            # B-tree. A part of a number goes through the week index (classify/number_search.py).
             models.Index(fields=["source"], name="callleg_source_idx"),
             models.Index(fields=["destination"], name="callleg_destination_idx"),
         ]
