@@ -325,6 +325,10 @@ class SessionState:
     anomalies: list[str] = field(default_factory=list)
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None
+    # When sipdesk received the first and the last of them: the day partitions of raw events
+    # that hold the session's (the session page reads only those, dashboard/reads/session.py).
+    first_received_at: datetime | None = None
+    last_received_at: datetime | None = None
     summary_received: bool = False
 
 
@@ -504,6 +508,8 @@ def derive_session(
     )
     times = [s.time for s in ordered]
     session.first_event_at, session.last_event_at = (min(times), max(times)) if times else (None, None)
+    received = [s.received_at for s in ordered]
+    session.first_received_at, session.last_received_at = (min(received), max(received)) if received else (None, None)
     if session.start_time is None and legs:
         starts = [leg.initiated_at for leg in legs.values() if leg.initiated_at]
         session.start_time = min(starts) if starts else None

@@ -151,14 +151,16 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         if request.htmx
         else session_list.feed(None, full_numbers=_full_numbers(request), where=feed_filter.q())
     )
-    causes = kpis.who(window, overview_reads.failure_causes(window))
     stride = overview_reads.chart_bin(window)
-    totals, outcomes, by_bin = kpis.totals_outcomes_and_bins(window, stride)
+    sums = kpis.window_sums(window, stride)
+    causes = kpis.who(window, overview_reads.failure_causes(window, error_codes=sums.error_codes))
     context = {
         **window_ui,
-        "tiles": [_tile(t) for t in overview_reads.overview_tiles(window, outcomes)],
-        "kpis": totals,
-        "chart": charts.outcome_chart(overview_reads.outcome_series(window, by_bin), link=_chart_links(window, stride)),
+        "tiles": [_tile(t) for t in overview_reads.overview_tiles(window, sums.outcomes)],
+        "kpis": sums.totals,
+        "chart": charts.outcome_chart(
+            overview_reads.outcome_series(window, sums.by_bin), link=_chart_links(window, stride)
+        ),
         "series": charts.SERIES,
         "causes": [c.cause for c in causes],
         "fault_causes": [c for c in causes if c.side != FaultSide.CUSTOMER],
@@ -170,7 +172,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         "feed_cap": FEED_ROWS_KEPT,
         "sub_accounts": [] if request.htmx else filter_reads.known_sub_accounts(),
         "webhook_url": _webhook_url(request),
-        "signals": product_queries.signals(window.start, window.end),
+        "signals": product_queries.signals(window.start, window.end, products=sums.products),
     }
     return _render(request, "dashboard/overview.html", "overview-body", context)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from classify import rollups
@@ -42,25 +42,35 @@ class Signals:
     unhealthy_numbers: list[VirtualNumber]
 
 
-def signals(start: datetime, end: datetime) -> Signals:
+def signals(start: datetime, end: datetime, *, products: Iterable[tuple[str, str, int]] | None = None) -> Signals:
     """Unknown-product share, failed recordings in the window; unhealthy numbers now.
 
     The shares come from the session rollups, as every other tile does, and the failed
     recordings through their own small index: counting the window's sessions themselves grew
-    with the traffic (a 30-day window of a busy history took seconds)."""
-    unknown = Q(product=Product.UNKNOWN)
-    counts = SessionRollup.objects.filter(rollups.window_filter(start, end)[1]).aggregate(
-        sessions=Coalesce(Sum("count"), 0),
-        unknown=Coalesce(Sum("count", filter=unknown), 0),
-        needing=Count("sub_account_id", distinct=True, filter=unknown),
-    )
+    with the traffic (a 30-day window of a busy history took seconds). ``products``: the
+    window's (product, sub-account, sessions) when the caller has read them already
+    (dashboard/kpis.py ``window_sums``)."""
+    if products is None:
+        products = (
+            SessionRollup.objects.filter(rollups.window_filter(start, end)[1])
+            .values_list("product", "sub_account_id")
+            .annotate(n=Sum("count"))
+            .order_by()
+        )
+    counts = {"sessions": 0, "unknown": 0}
+    needing: set[str] = set()
+    for product, sub_account_id, n in products:
+        counts["sessions"] += n
+        if product == Product.UNKNOWN:
+            counts["unknown"] += n
+            needing.add(sub_account_id)
     failed_recordings = Session.objects.filter(_in_window(start, end), _has_anomaly("recording_failed")).count()
     share = round(100.0 * counts["unknown"] / counts["sessions"], 1) if counts["sessions"] else None
     return Signals(
         sessions=counts["sessions"],
         unknown=counts["unknown"],
         unknown_share=share,
-        sub_accounts_needing_rule=counts["needing"],
+        sub_accounts_needing_rule=len(needing),
         failed_recordings=failed_recordings,
         unhealthy_numbers=list(VirtualNumber.objects.unhealthy()[:20]),
     )

@@ -32,6 +32,10 @@ class RawEventQuerySet(models.QuerySet["RawEvent"]):
         """Events waiting for classification (the partial index rawevent_pending_idx)."""
         return self.filter(state=EventState.PENDING)
 
+    def unprocessed(self) -> RawEventQuerySet:
+        """Events not classified yet, pending or failed (the partial index rawevent_unprocessed_idx)."""
+        return self.exclude(state=EventState.PROCESSED)
+
 
 class RawEvent(models.Model):
     """Partitioned by day of ``received_at`` (webhooks/partitions.py); the table's primary key is
@@ -67,6 +71,10 @@ class RawEvent(models.Model):
             # The classifier's and the sweep's work queue: small, because processed rows leave it.
             models.Index(fields=["id"], condition=Q(state="pending"), name="rawevent_pending_idx"),
             models.Index(fields=["received_at"], condition=Q(state="failed"), name="rawevent_failed_idx"),
+            # A session's events not classified yet (pending, failed): what the session page reads
+            # beside the day partitions of its classified ones, in a few hot pages of each
+            # partition (migration 0005).
+            models.Index(fields=["session_id"], condition=~Q(state="processed"), name="rawevent_unprocessed_idx"),
         ]
 
     def __str__(self) -> str:

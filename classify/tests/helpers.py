@@ -54,7 +54,8 @@ def dump(*, ignore_out_of_order: bool = False) -> dict:
     sessions = []
     for values in Session.objects.order_by("session_id").values():
         row: dict[str, Any] = dict(values)
-        row.pop("id"), row.pop("updated_at")
+        # Arrival facts, as processing times are: another arrival order or a reclassify moves them.
+        row.pop("id"), row.pop("updated_at"), row.pop("first_received_at"), row.pop("last_received_at")
         row["anomalies"] = anomalies(row["anomalies"])
         sessions.append(row)
     legs = []

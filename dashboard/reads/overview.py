@@ -55,7 +55,7 @@ def outcome_series(
 ) -> list[tuple[datetime, dict[str, int]]]:
     """Sessions per chart bin and outcome group, every bin of the window included (empty ones
     too). ``counted``: the counts per bin of ``chart_bin(window)``, read with the KPI totals in one
-    scan of the rollups (``kpis.totals_outcomes_and_bins``)."""
+    scan of the rollups (``kpis.window_sums``)."""
     stride = chart_bin(window)
     origin = BIN_ORIGIN
     by_bin = {moment: dict(groups) for moment, groups in counted.items()}
@@ -165,9 +165,12 @@ class Cause:
     responsibility: str
 
 
-def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
-    """The primary causes of not-answered/failed/error sessions that started in the window."""
-    rows = _cause_counts(window)
+def failure_causes(window: Window, limit: int = 8, *, error_codes: Mapping[int, int] | None = None) -> list[Cause]:
+    """The primary causes of not-answered/failed/error sessions that started in the window.
+
+    ``error_codes``: the window's sessions per 8x8 error code when the caller has read them
+    already (dashboard/kpis.py ``window_sums``)."""
+    rows = _cause_counts(window, error_codes)
     total = sum(row["n"] for row in rows)
     rows = rows[:limit]
     sip = {
@@ -206,7 +209,7 @@ def failure_causes(window: Window, limit: int = 8) -> list[Cause]:
     return causes
 
 
-def _cause_counts(window: Window) -> list[dict[str, Any]]:
+def _cause_counts(window: Window, error_codes: Mapping[int, int] | None = None) -> list[dict[str, Any]]:
     """(kind, cause, n) rows, most first.
 
     Up to a day this counts sessions. Beyond a day, counting a week of failing sessions costs
@@ -230,13 +233,17 @@ def _cause_counts(window: Window) -> list[dict[str, Any]]:
         .values("sip_code")
         .annotate(n=Sum("count"))
     ]
+    if error_codes is None:
+        error_codes = dict(
+            SessionRollup.objects.in_window(window)
+            .filter(error_code__isnull=False)
+            .values_list("error_code")
+            .annotate(n=Sum("count"))
+            .order_by()
+        )
     rows += [
-        {"primary_cause_kind": CauseKind.ERROR_CODE, "primary_cause": str(r["error_code"]), "n": r["n"]}
-        for r in SessionRollup.objects.in_window(window)
-        .filter(error_code__isnull=False)
-        .values("error_code")
-        .annotate(n=Sum("count"))
-        .order_by()
+        {"primary_cause_kind": CauseKind.ERROR_CODE, "primary_cause": str(code), "n": n}
+        for code, n in error_codes.items()
     ]
     rows.sort(key=lambda r: (-r["n"], r["primary_cause"]))
     return rows

@@ -14,7 +14,8 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from classify import rollups, rules
@@ -159,6 +160,12 @@ def make_event(
         state=state,
     )
     if classify:
+        # As the pipeline does, the session's received times take the event in (the session page
+        # reads the partitions they span).
+        Session.objects.filter(pk=session.pk).update(
+            first_received_at=Least(F("first_received_at"), Value(raw.received_at)),  # LEAST skips NULL
+            last_received_at=Greatest(F("last_received_at"), Value(raw.received_at)),
+        )
         EventClassification.objects.create(
             event=raw,
             session=session,

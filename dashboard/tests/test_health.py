@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -147,9 +148,18 @@ def test_the_prepared_backlog_read_sees_partitions_made_after_it_was_prepared():
     from dashboard.reads.health import pending_backlog
     from webhooks import partitions
 
+    def runs_as_prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(sum(generic_plans), 0) FROM pg_prepared_statements WHERE name LIKE 'sipdesk_%%'"
+            )
+            return cursor.fetchone()[0]
+
     _pending("today", timezone.now())
+    before = runs_as_prepared()
     for _ in range(3):  # prepared, and run as prepared
         assert pending_backlog()["pending"] == 1
+    assert runs_as_prepared() == before + 3  # by the server's statement, planned once per connection
     far = (timezone.now() + timedelta(days=40)).date()
     assert partitions.ensure_partitions(far, far)  # a partition the statement's plan has never seen
 

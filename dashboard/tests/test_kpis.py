@@ -220,3 +220,63 @@ def test_hash_grouping_turns_sorting_off_inside_it_and_never_past_it():
             assert "Sort" not in plan()
         assert enable_sort() == "on"
     assert enable_sort() == "on"
+
+
+def test_window_sums_read_once_equal_a_read_per_way():
+    """kpis.window_sums reads a window's rollups once, grouped four ways (GROUPING SETS): each
+    way equals its own read, on windows of every bucket mix (minutes; days with edge hours; a
+    finer chart bin that cannot read day buckets; a week half a year back)."""
+    import random
+    from collections import defaultdict
+
+    from classify.models import SessionRollup
+    from dashboard.reads import overview as overview_reads
+    from dashboard.timerange import CUSTOM_WINDOW, Window
+
+    rng = random.Random(11)
+    now = timezone.now()
+    for _ in range(150):
+        back = rng.choice([timedelta(minutes=rng.randrange(1, 600)), timedelta(hours=rng.randrange(30, 24 * 200))])
+        extra: dict[str, Any] = {
+            "sub_account_id": rng.choice(["acme_sg", "beta_uk", "", "x/\u00e9"]),
+            "product": rng.choice(["IVR", "VOICE_MESSAGING", "NUMBER_MASKING", "UNKNOWN"]),
+            "fault_side": rng.choice(["", "customer", "network"]),
+            "answered_seconds": rng.randrange(100),
+        }
+        if rng.random() < 0.5:
+            extra["primary_sip_code"] = rng.choice([486, 503, 404])
+        if rng.random() < 0.3:
+            extra["error_code"] = rng.choice([-2004, -1001, 0])
+        status = rng.choice(["COMPLETED", "BUSY", "FAILED", "ERROR", "IN_PROGRESS"])
+        size = "minute" if back < timedelta(days=1) else "hour"
+        session_rollup(now - back, status, rng.randrange(1, 9), size=size, **extra)
+
+    windows = [window_for(key) for key in ("15m", "1h", "24h", "7d")] + [
+        Window(CUSTOM_WINDOW, now - timedelta(days=187), now - timedelta(days=180)),
+        Window(CUSTOM_WINDOW, now - timedelta(days=3, hours=5), now - timedelta(hours=7)),  # 2-hour bins
+        Window(CUSTOM_WINDOW, now - timedelta(days=40), now),
+    ]
+    for window in windows:
+        stride = overview_reads.chart_bin(window)
+        sums = kpis.window_sums(window, stride)
+        rows = SessionRollup.objects.in_window(window)
+        assert sums.totals == kpis.breakdowns(window)[0], window
+        assert sums.outcomes == overview_reads.outcome_counts(window), window
+        binned = (
+            SessionRollup.objects.in_window(window, resolution=stride)
+            .annotate(bin=kpis._bin(stride))
+            .values_list("bin", "outcome_group")
+            .annotate(n=Sum("count"))
+        )
+        expected: dict = defaultdict(dict)
+        for moment, group, n in binned:
+            expected[moment][group] = n
+        assert {m: dict(g) for m, g in sums.by_bin.items()} == expected, window
+        errors = rows.filter(error_code__isnull=False).values_list("error_code").annotate(n=Sum("count"))
+        assert sums.error_codes == dict(errors), window
+        products = rows.values_list("product", "sub_account_id").annotate(n=Sum("count"))
+        assert sorted(sums.products) == sorted(products), window
+    # the data reached the last window
+    assert sums.error_codes
+    assert sums.products
+    assert sums.by_bin

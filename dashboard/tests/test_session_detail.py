@@ -134,7 +134,9 @@ def test_query_count_is_bounded(support_client, django_assert_max_num_queries):
     s = make_session(status="FAILED", sip_code=503, legs=2)
     for i in range(10):
         make_event(s, sip_code=503, event_time=s.start_time + timedelta(seconds=i))
-    with django_assert_max_num_queries(12):
+    # 14: the raw events are three reads (unclassified ones, the session's received times, the
+    # classified ones from their partitions: dashboard/reads/session.py), whatever their number.
+    with django_assert_max_num_queries(14):
         support_client.get(url(s))
 
 
@@ -208,3 +210,55 @@ def test_out_of_order_on_the_page_is_the_classifiers_rule(support_client):
     timeline = support_client.get(url(s)).context["d"].timeline
     assert [e.classification.call_status for e in timeline] == ["CALL_INITIATED", "CALL_DISCONNECTED"]
     assert [e.out_of_order for e in timeline] == [True, False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_raw_event_is_shown_from_the_partitions_its_received_times_span(support_client):
+    """The pipeline keeps each session's first and last received times; the page reads its
+    classified events from the day partitions between them, and its pending and failed ones
+    wherever they are (dashboard/reads/session.py). Events days apart, a failed one and a
+    pending one received days later all show, and the classified read prunes the partitions."""
+    import json
+    import random
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from classify.models import Session
+    from classify.tests.helpers import drain, session_bodies, store
+    from webhooks.models import EventState, RawEvent
+
+    bodies = session_bodies(random.Random(3), 1)[0]
+    session_id = bodies[0]["payload"]["sessionId"]
+    for body in bodies:
+        store(body)
+    first, *_, last = RawEvent.objects.filter(session_id=session_id).order_by("id")
+    now = timezone.now()
+    RawEvent.objects.filter(pk=first.pk).update(received_at=now - timedelta(days=4))  # moves partition
+    RawEvent.objects.filter(pk=last.pk).update(received_at=now - timedelta(days=2))
+    drain()
+    session = Session.objects.get(session_id=session_id)
+    assert session.first_received_at == now - timedelta(days=4)
+    assert session.last_received_at >= now - timedelta(days=2)
+
+    failed = RawEvent.objects.create(
+        received_at=now - timedelta(days=6), event_type="CALL_STATUS", dedupe_key="failed-one",
+        session_id=session_id, body={"broken": True}, state=EventState.FAILED,
+    )  # fmt: skip
+    store({**bodies[0], "payload": {**bodies[0]["payload"], "eventId": "late-one"}})
+    late = RawEvent.objects.get(session_id=session_id, state=EventState.PENDING)
+    RawEvent.objects.filter(pk=late.pk).update(received_at=now + timedelta(days=3))
+
+    with CaptureQueriesContext(connection) as queries:
+        timeline = support_client.get(url(session)).context["d"].timeline
+    shown = [entry.raw.id for entry in timeline]
+    assert sorted(shown) == sorted(RawEvent.objects.filter(session_id=session_id).values_list("id", flat=True))
+    assert failed.id in shown
+    assert late.id in shown
+
+    (classified,) = [q["sql"] for q in queries if "webhooks_rawevent" in q["sql"] and 'received_at" >=' in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + classified)
+        plan = json.dumps(cursor.fetchone()[0])
+    partitions = plan.count('"Relation Name": "webhooks_rawevent_p')
+    assert 1 <= partitions <= 4, plan  # days 4, 3 and 2 back, not every one

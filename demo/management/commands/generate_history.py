@@ -203,6 +203,8 @@ class Command(BaseCommand):
                     "primary_sip_code": code if kind == "sip" else None,
                     "destination_country": country[0], "direction": "INBOUND" if n_legs == 2 else "OUTBOUND",
                     "anomalies": json.dumps(anomalies), "first_event_at": start, "last_event_at": end,
+                    # _raw: every event of a session arrives within a second of its end (kept or not)
+                    "first_received_at": end, "last_received_at": end + timedelta(seconds=1),
                     "summary_received": not in_progress, "updated_at": end if not in_progress else now,
                     "rollup_at": start,
                 }
