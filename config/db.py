@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -28,27 +29,42 @@ def analyze(tables: list[str], *, vacuum: bool = False) -> None:
         cursor.execute(("VACUUM (ANALYZE) " if vacuum and not connection.in_atomic_block else "ANALYZE ") + names)
 
 
-def fetch_one_prepared(sql: str) -> tuple[Any, ...]:
-    """The row of a statement without parameters, run as a statement prepared on the server.
+def fetch_prepared(sql: str, params: Sequence[Any] = (), *, types: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+    """The rows of a statement run as a statement prepared on the server, with one plan for
+    every value of its parameters (``$1``, ``$2`` … in ``sql``, of the PostgreSQL ``types``).
 
-    PostgreSQL then plans it once per connection. For the reads of the partitioned raw table on
-    every overview, /healthz and /metrics, planning over its ~40 day partitions cost ~8 ms on 5 M
-    sessions where running took 0.2 ms. Django turns psycopg's own preparing off (it breaks
-    connection poolers), and then psycopg ignores ``prepare=True``: the statement is prepared
-    with SQL here instead, found again in ``pg_prepared_statements``, all in one transaction so
-    a transaction-mode pooler keeps it on one server connection (on another it is prepared
-    there). A new or dropped partition makes PostgreSQL plan it again, so the answer is never
-    stale.
+    PostgreSQL then plans it once per connection. For the reads of the partitioned raw table that
+    pages make on every view (the backlog on the overview, /healthz and /metrics; a session's
+    unclassified events), planning over its ~40 day partitions cost 4–8 ms on 5 M sessions where
+    running took 0.2 ms. Django turns psycopg's own preparing off (it breaks connection poolers),
+    and then psycopg ignores ``prepare=True``: the statement is prepared with SQL here instead and
+    found again in ``pg_prepared_statements``, all in one transaction so that a transaction-mode
+    pooler keeps it on one server connection (on another it is prepared there). A new or dropped
+    partition makes PostgreSQL plan it again, so the answer is never stale.
     """
-    name = "sipdesk_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT EXISTS (SELECT FROM pg_prepared_statements WHERE name = %s)", [name])
-        if not cursor.fetchone()[0]:
-            cursor.execute(f"PREPARE {name} AS {sql}")
-        cursor.execute(f"EXECUTE {name}")
-        row = cursor.fetchone()
-    assert row is not None, "fetch_one_prepared needs a statement that returns a row"
-    return tuple(row)
+    signature = f"({', '.join(types)})" if types else ""
+    name = "sipdesk_" + hashlib.sha256((signature + sql).encode()).hexdigest()[:24]
+    arguments = f"({', '.join(['%s'] * len(params))})" if params else ""
+    # No savepoint inside a caller's transaction: a read has nothing to undo.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # One plan for every value: a custom plan per value (PostgreSQL's first five) would plan
+        # every partition again. For this transaction only.
+        cursor.execute(
+            "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
+            " EXISTS (SELECT FROM pg_prepared_statements WHERE name = %s)",
+            [name],
+        )
+        if not cursor.fetchone()[1]:
+            cursor.execute(f"PREPARE {name}{signature} AS {sql}")
+        cursor.execute(f"EXECUTE {name}{arguments}", list(params))
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def fetch_one_prepared(sql: str) -> tuple[Any, ...]:
+    """The row of a statement without parameters, run as a prepared statement (``fetch_prepared``)."""
+    rows = fetch_prepared(sql)
+    assert rows, "fetch_one_prepared needs a statement that returns a row"
+    return rows[0]
 
 
 # The name a Celery worker gives its PostgreSQL connection (config/celery.py): classifying workers

@@ -108,8 +108,9 @@ def _raw_events(session: Session) -> list[RawEvent]:
     session nobody looked at lately). The times are read after the unclassified events, so an
     event classified in between is in one read or the other."""
     events = RawEvent.objects.filter(session_id=session.session_id).select_related("eventclassification")
-    found = {raw.id: raw for raw in events.unprocessed()}
-    first, last = Session.objects.filter(pk=session.pk).values_list("first_received_at", "last_received_at").get()
+    found = {raw.id: raw for raw in events.unprocessed_of_session(session.session_id)}
+    bounds = Session.objects.filter(pk=session.pk).values_list("first_received_at", "last_received_at").first()
+    first, last = bounds or (None, None)  # None: the session was removed meanwhile (retention)
     if first is None or last is None:  # classified before migration classify 0014
         classified = events
     else:

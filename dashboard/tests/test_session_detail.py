@@ -134,9 +134,10 @@ def test_query_count_is_bounded(support_client, django_assert_max_num_queries):
     s = make_session(status="FAILED", sip_code=503, legs=2)
     for i in range(10):
         make_event(s, sip_code=503, event_time=s.start_time + timedelta(seconds=i))
-    # 14: the raw events are three reads (unclassified ones, the session's received times, the
-    # classified ones from their partitions: dashboard/reads/session.py), whatever their number.
-    with django_assert_max_num_queries(14):
+    # 15: the raw events are up to five reads whatever their number (the unclassified ones by a
+    # statement prepared on the server, 2 statements or 3 the first time on a connection; the
+    # session's received times; the classified ones from their partitions: dashboard/reads/session.py).
+    with django_assert_max_num_queries(15):
         support_client.get(url(s))
 
 
