@@ -415,7 +415,7 @@ class SessionRollupQuerySet(models.QuerySet["SessionRollup"]):
         """The rows summed (``sums``) over each named set of fields or annotations, in one scan:
         ``GROUP BY GROUPING SETS``, which Django cannot spell. A page reading a window several
         ways (the overview: KPI totals, chart bins, error causes, product signals) reads its
-        buckets once instead of once per way (docs/design.md §8)."""
+        buckets once instead of once per way (docs/design.md §7)."""
         fields = list(dict.fromkeys(name for names in sets.values() for name in names))
         inner, params = self.values(*fields, *sums).order_by().query.sql_with_params()
         quote = connection.ops.quote_name

@@ -76,11 +76,23 @@ def predicate(q: Q) -> RowTest:
             lookup, want = cast(tuple[str, Any], child)
             name, _, kind = lookup.partition("__")
             parts.append(functools.partial(_compare, _LOOKUPS[kind or "exact"], name, want))
-    combine = all if q.connector == Q.AND else any
     negated = q.negated
+    # Plain loops: a generator under all()/any() cost twice as much on the overview's rows.
+    if q.connector == Q.AND:
 
-    def test(row: Mapping[str, Any]) -> bool:
-        return combine(part(row) for part in parts) != negated
+        def test(row: Mapping[str, Any]) -> bool:
+            for part in parts:
+                if not part(row):
+                    return negated
+            return not negated
+
+    else:
+
+        def test(row: Mapping[str, Any]) -> bool:
+            for part in parts:
+                if part(row):
+                    return not negated
+            return negated
 
     return test
 

@@ -108,13 +108,15 @@ def outcome_counts_of(*windows: Window) -> list[dict[str, int]]:
         .annotate(n=Sum("count"))
         .order_by()
     )
-    counts: list[dict[str, int]] = [defaultdict(int) for _ in windows]
-    tests = [predicate(q) for q in filters]
+    # A 7-day window's previous window is its week-earlier one: fold each distinct filter once.
+    distinct = list(dict.fromkeys(filters))
+    counts: list[dict[str, int]] = [defaultdict(int) for _ in distinct]
+    tests = [predicate(q) for q in distinct]
     for row in rows:
         for test, found in zip(tests, counts, strict=True):
             if test(row):
                 found[row["outcome_group"]] += row["n"]
-    return [dict(found) for found in counts]
+    return [dict(counts[distinct.index(q)]) for q in filters]
 
 
 def overview_tiles(window: Window, current: dict[str, int] | None = None) -> list[Tile]:

@@ -104,9 +104,9 @@ def session_detail(session_id: str | None, *, full_numbers: bool, pk: int | None
 def _raw_events(session: Session) -> list[RawEvent]:
     """The session's raw events in arrival order: those not classified yet through their small
     index (webhooks/models.py), then the classified ones from the day partitions the session's
-    received times span, not from every partition (~40 index lookups, each a read from disk on a
-    session nobody looked at lately). The times are read after the unclassified events, so an
-    event classified in between is in one read or the other."""
+    received times span, not from every partition (~40 partitions planned and looked up on every
+    view: docs/design.md §8). The times are read after the unclassified events, so an event
+    classified in between is in one read or the other."""
     events = RawEvent.objects.filter(session_id=session.session_id).select_related("eventclassification")
     found = {raw.id: raw for raw in events.unprocessed_of_session(session.session_id)}
     bounds = Session.objects.filter(pk=session.pk).values_list("first_received_at", "last_received_at").first()

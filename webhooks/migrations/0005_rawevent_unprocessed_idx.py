@@ -2,8 +2,8 @@
 
 The session page reads a session's classified events from the day partitions its received times
 span (classify 0014) and its unclassified ones through this index: partial, so a few pages per
-partition that every page view reads and that stay in memory, where the full session_id index
-cost a cold read in each of the ~40 partitions for every session looked at.
+partition that every page view reads and that stay in memory, instead of a lookup in the full
+session_id index of each of the ~40 partitions for every session looked at.
 
 A partitioned table cannot be indexed CONCURRENTLY, so the index is made on the parent alone
 (invalid until complete), concurrently on each partition, and each is attached: writes go on
