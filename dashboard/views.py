@@ -153,7 +153,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     )
     stride = overview_reads.chart_bin(window)
     sums = kpis.window_sums(window, stride)
-    causes = kpis.who(window, overview_reads.failure_causes(window, error_codes=sums.error_codes))
+    causes = kpis.who(window, overview_reads.failure_causes(window, sums.error_codes))
     context = {
         **window_ui,
         "tiles": [_tile(t) for t in overview_reads.overview_tiles(window, sums.outcomes)],

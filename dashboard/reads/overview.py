@@ -167,11 +167,11 @@ class Cause:
     responsibility: str
 
 
-def failure_causes(window: Window, limit: int = 8, *, error_codes: Mapping[int, int] | None = None) -> list[Cause]:
+def failure_causes(window: Window, error_codes: Mapping[int, int], limit: int = 8) -> list[Cause]:
     """The primary causes of not-answered/failed/error sessions that started in the window.
 
-    ``error_codes``: the window's sessions per 8x8 error code when the caller has read them
-    already (dashboard/kpis.py ``window_sums``)."""
+    ``error_codes``: the window's sessions per 8x8 error code, as the overview reads them with
+    its other sums (dashboard/kpis.py ``window_sums``); windows over a day rank them."""
     rows = _cause_counts(window, error_codes)
     total = sum(row["n"] for row in rows)
     rows = rows[:limit]
@@ -211,7 +211,7 @@ def failure_causes(window: Window, limit: int = 8, *, error_codes: Mapping[int, 
     return causes
 
 
-def _cause_counts(window: Window, error_codes: Mapping[int, int] | None = None) -> list[dict[str, Any]]:
+def _cause_counts(window: Window, error_codes: Mapping[int, int]) -> list[dict[str, Any]]:
     """(kind, cause, n) rows, most first.
 
     Up to a day this counts sessions. Beyond a day, counting a week of failing sessions costs
@@ -235,14 +235,6 @@ def _cause_counts(window: Window, error_codes: Mapping[int, int] | None = None) 
         .values("sip_code")
         .annotate(n=Sum("count"))
     ]
-    if error_codes is None:
-        error_codes = dict(
-            SessionRollup.objects.in_window(window)
-            .filter(error_code__isnull=False)
-            .values_list("error_code")
-            .annotate(n=Sum("count"))
-            .order_by()
-        )
     rows += [
         {"primary_cause_kind": CauseKind.ERROR_CODE, "primary_cause": str(code), "n": n}
         for code, n in error_codes.items()

@@ -263,3 +263,13 @@ def test_every_raw_event_is_shown_from_the_partitions_its_received_times_span(su
         plan = json.dumps(cursor.fetchone()[0])
     partitions = plan.count('"Relation Name": "webhooks_rawevent_p')
     assert 1 <= partitions <= 4, plan  # days 4, 3 and 2 back, not every one
+
+    # Once classified, the late event widens the session's received times and is read from them.
+    drain()
+    session.refresh_from_db()
+    assert session.last_received_at == now + timedelta(days=3)
+    timeline = support_client.get(url(session)).context["d"].timeline
+    assert sorted(e.raw.id for e in timeline) == sorted(
+        RawEvent.objects.filter(session_id=session_id).values_list("id", flat=True)
+    )
+    assert late.id in {e.raw.id for e in timeline}
