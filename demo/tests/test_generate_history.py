@@ -46,11 +46,48 @@ def test_the_indexes_dropped_for_the_load_are_all_built_again():
     assert CallLeg.objects.filter(session=Session.objects.first()).exists()
 
 
+def _constraints() -> set[tuple[str, str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = ANY(%s::regclass[])",
+            [[m._meta.db_table for m in (Session, CallLeg, EventClassification)]],
+        )
+        return set(cursor.fetchall())
+
+
+def _sessions() -> set[tuple]:
+    return set(Session.objects.values_list("session_id", "status", "product", "sub_account_id", "duration_seconds"))
+
+
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_new_rows_are_vacuumed_as_well_as_analysed():
-    """VACUUM marks the new rows' pages all-visible (config/db.py ``analyze``): the first reads
-    then neither dirty every page nor visit the table from an index-only scan."""
-    call_command("generate_history", sessions=200, days=2, seed=6, chunk=100, verbosity=0)
+def test_in_two_processes_the_rows_are_those_of_one_and_vacuumed_as_well_as_analysed():
+    """Each chunk draws from its own seeded generator: which process made it does not matter.
+    Outside a transaction the processes load, threads build the indexes, and VACUUM marks the new
+    rows' pages all-visible (config/db.py ``analyze``): the first reads then neither dirty every
+    page nor visit the table from an index-only scan."""
+    options = {"sessions": 200, "days": 2, "seed": 6, "chunk": 30, "verbosity": 0}
+    indexes, constraints = _indexes(), _constraints()
+    definitions = [definition for _, _, definition in constraints]
+    assert any(d.startswith("UNIQUE") for d in definitions)
+    assert any(d.startswith("FOREIGN KEY") for d in definitions)
+    call_command("generate_history", jobs=1, **options)
+    one_process = _sessions()
+    with connection.cursor() as cursor:
+        tables = [
+            m._meta.db_table for m in (Session, CallLeg, EventClassification, RawEvent, SessionRollup, CodeRollup)
+        ]
+        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+    call_command("generate_history", jobs=2, **options)
+    assert _sessions() == one_process
+    # Outside a transaction the unique constraints and foreign keys were dropped for the load too.
+    assert (_indexes(), _constraints()) == (indexes, constraints)
+    assert len(one_process) == 200
+    # Every chunk's counts reached the rollups, once.
+    for size in ("hour", "day"):
+        assert SessionRollup.objects.filter(bucket_size=size).aggregate(n=Sum("count"))["n"] == 200
+    finals = EventClassification.objects.filter(is_final=True).exclude(sip_code_raw="").count()
+    assert CodeRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"] == finals
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, relpages, relallvisible FROM pg_class WHERE relname = ANY(%s)",
@@ -58,3 +95,7 @@ def test_outside_a_transaction_the_new_rows_are_vacuumed_as_well_as_analysed():
         )
         pages = {name: (total, visible) for name, total, visible in cursor.fetchall()}
     assert all(total > 0 and visible == total for total, visible in pages.values()), pages
+    # The staging tables are gone.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'generate_history_%%'")
+        assert cursor.fetchone()[0] == 0

@@ -2,25 +2,34 @@
 
     manage.py generate_history --sessions 1000000 --days 30 --seed 7
 
-Rows go in with PostgreSQL COPY (psycopg), chunk by chunk, with the rollups computed in memory
-so they agree with the rows exactly: minute buckets for the last two days (what the pipeline
-keeps), hour buckets for everything. Raw events are lighter than live traffic: one summary per
-session and one CALL_DISCONNECTED per leg, each with its classification.
-"""
+Rows go in with PostgreSQL COPY (psycopg), chunk by chunk, from one process per CPU (``--jobs``).
+Each chunk counts its sessions and final codes into minute buckets for the last two days (what
+the pipeline keeps) and hour buckets for everything, staged in unlogged tables in the chunk's
+own transaction; at the end the rollups are summed from them, days from hours, so they agree
+with the rows exactly. Raw events are lighter than live traffic: one summary per session and
+one CALL_DISCONNECTED per leg, each with its classification."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
+import os
+import queue
 import random
+import re
+import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
@@ -30,6 +39,7 @@ from classify.models import CallLeg, EventClassification, Session, SessionRollup
 from classify.models import CodeRollup as CodeRollupModel
 from classify.rules import fault_side
 from config.db import analyze
+from demo import spawned
 from webhooks import partitions
 from webhooks.models import DedupeKey, RawEvent
 
@@ -70,6 +80,24 @@ def _number(rng: random.Random, country: tuple[str, str, int]) -> str:
     return prefix + str(rng.randrange(10 ** (length - 1), 10**length))
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What every chunk needs, the same in every process: chunk ``index`` of ``size`` sessions
+    draws from its own seeded generator and takes ids at fixed offsets from the reserved ranges,
+    so the rows do not depend on which process made them or in what order."""
+
+    now: datetime
+    days: int
+    raw_since: datetime
+    seed: int
+    subs: tuple[str, ...]
+    sub_weights: tuple[float, ...]
+    events: bool
+    first_session_id: int
+    first_leg_id: int
+    first_event_id: int
+
+
 class Command(BaseCommand):
     help = "Bulk-create realistic classified history (sessions, legs, raw events, rollups) for benchmarks."
 
@@ -89,62 +117,178 @@ class Command(BaseCommand):
             help="raw events only for the sessions of the last N days, as raw retention would leave them"
             " (default: every day)",
         )
-
-    def handle(self, *args: Any, sessions: int, days: int, seed: int, chunk: int, no_events: bool, **kw: Any) -> None:
-        rng = random.Random(seed)
-        # The named ones first, then sub_0009…: a long tail, busiest first (weights 1/rank).
-        wanted = max(1, kw.get("sub_accounts") or len(SUB_ACCOUNTS))
-        self.subs = [*SUB_ACCOUNTS, *(f"sub_{i:04d}" for i in range(len(SUB_ACCOUNTS) + 1, wanted + 1))][:wanted]
-        self.sub_weights = list(itertools.accumulate(1 / (i + 1) for i in range(len(self.subs))))
-        now = timezone.now()
-        self.now, self.rng, self.days = now, rng, days
-        raw_days = days if kw.get("raw_days") is None else max(0, min(kw["raw_days"], days))
-        self.raw_since = now - timedelta(days=raw_days)
-        self.session_roll: Counter = Counter()
-        self.session_seconds: Counter = Counter()
-        self.answer_delay_ms: Counter = Counter()
-        self.answer_delay_count: Counter = Counter()
-        self.code_roll: Counter = Counter()
-        session_ids = _reserve(Session, sessions)
-        if not no_events:  # day partitions for the raw events, rather than the DEFAULT partition
-            partitions.ensure_partitions(
-                (self.raw_since - timedelta(days=1)).astimezone(UTC).date(), now.astimezone(UTC).date()
-            )
-        quiet = kw.get("verbosity", 1) == 0
-        with (
-            _indexes_built_afterwards(
-                [Session, CallLeg, EventClassification], say=None if quiet else self.stdout.write
-            ),
-            tqdm(total=sessions, unit="session", disable=quiet) as bar,
-        ):
-            done = 0
-            while done < sessions:
-                n = min(chunk, sessions - done)
-                self._chunk(session_ids + done, n, events=not no_events)
-                done += n
-                bar.update(n)
-        with transaction.atomic():
-            self._write_rollups()
-        models_touched = [Session, CallLeg, SessionRollup, CodeRollupModel]
-        if not no_events:
-            models_touched += [RawEvent, DedupeKey, EventClassification]
-        analyze([m._meta.db_table for m in models_touched], vacuum=True)
-        self.stdout.write(
-            f"{sessions} sessions over {days} days; {len(self.session_roll)} session and "
-            f"{len(self.code_roll)} code rollup rows"
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="processes making and loading chunks, and connections building indexes (default: one per"
+            " CPU); inside a transaction (a test) everything runs on its connection",
         )
 
-    # --- one chunk -------------------------------------------------------------------------
+    def handle(self, *args: Any, sessions: int, days: int, seed: int, chunk: int, no_events: bool, **kw: Any) -> None:
+        if sessions < 1 or days < 1 or chunk < 1:
+            raise CommandError("--sessions, --days and --chunk must be at least 1")
+        quiet = kw.get("verbosity", 1) == 0
+        say = (lambda text: None) if quiet else self.stdout.write
+        # A forked process cannot share the caller's transaction: one job then, on its connection.
+        jobs = 1 if connection.in_atomic_block else max(1, kw.get("jobs") or len(os.sched_getaffinity(0)))
+        # The named ones first, then sub_0009…: a long tail, busiest first (weights 1/rank).
+        wanted = max(1, kw.get("sub_accounts") or len(SUB_ACCOUNTS))
+        subs = [*SUB_ACCOUNTS, *(f"sub_{i:04d}" for i in range(len(SUB_ACCOUNTS) + 1, wanted + 1))][:wanted]
+        now = timezone.now()
+        raw_days = days if kw.get("raw_days") is None else max(0, min(kw["raw_days"], days))
+        events = not no_events
+        plan = _Plan(
+            now=now,
+            days=days,
+            raw_since=now - timedelta(days=raw_days),
+            seed=seed,
+            subs=tuple(subs),
+            sub_weights=tuple(itertools.accumulate(1 / (i + 1) for i in range(len(subs)))),
+            events=events,
+            # Per session at most two legs and three raw events (two leg statuses and a summary).
+            first_session_id=_reserve(Session, sessions),
+            first_leg_id=_reserve(CallLeg, sessions * 2),
+            first_event_id=_reserve(RawEvent, sessions * 3) if events else 0,
+        )
+        if events:  # day partitions for the raw events, rather than the DEFAULT partition
+            partitions.ensure_partitions(
+                (plan.raw_since - timedelta(days=1)).astimezone(UTC).date(), now.astimezone(UTC).date()
+            )
+        chunks = [
+            (index, offset, min(chunk, sessions - offset)) for index, offset in enumerate(range(0, sessions, chunk))
+        ]
+        clock = _Clock(say)
+        _create_stages()
+        try:
+            dropped = _drop_for_load(
+                [Session, CallLeg, EventClassification], constraints=not connection.in_atomic_block
+            )
+            loaded = False
+            try:
+                counts = _load(plan, chunks) if jobs == 1 else _load_in_processes(plan, chunks, jobs)
+                with tqdm(total=sessions, unit="session", disable=quiet) as bar:
+                    for n in counts:
+                        bar.update(n)
+                loaded = True
+                clock.lap(f"loaded {sessions} sessions ({jobs} process{'es' if jobs > 1 else ''})")
+            finally:
+                # The indexes come back even after a failed load; rollups only after a whole one.
+                # The trigram (GIN) index first: it builds on one core and takes longest, while
+                # the other connections build the rest and write the rollups.
+                indexes = sorted(dropped.indexes, key=lambda definition: " USING gin " not in definition)
+                tasks: list[Callable[[], int | None]] = [partial(_build_index, d) for d in indexes]
+                if loaded:
+                    tasks += [partial(_write_rollups, model) for model in STAGED]
+                results = _in_parallel(tasks, jobs)
+                _restore_constraints(dropped.constraints)
+            session_rows, code_rows = (n or 0 for n in results[len(indexes) :])
+            clock.lap(
+                f"built {len(indexes)} indexes, checked {len(dropped.constraints)} constraints and wrote"
+                f" {session_rows + code_rows} rollup rows"
+            )
+        finally:
+            _drop_stages()
+        touched = [RawEvent, CallLeg, Session, SessionRollup, CodeRollupModel, EventClassification, DedupeKey]
+        tables = [m._meta.db_table for m in (touched if events else touched[1:5])]
+        _in_parallel([partial(analyze, [table], vacuum=True) for table in tables], jobs)
+        clock.lap("vacuumed and analysed")
+        self.stdout.write(
+            f"{sessions} sessions over {days} days in {clock.total():.0f} s; {session_rows} session"
+            f" and {code_rows} code rollup rows"
+        )
 
-    def _chunk(self, first_id: int, n: int, *, events: bool) -> None:
-        rng, now = self.rng, self.now
+
+class _Clock:
+    """The time each phase took, said as it ends (bench figures name the slow phase)."""
+
+    def __init__(self, say: Callable[[str], Any]) -> None:
+        self.say, self.start = say, time.monotonic()
+        self.last = self.start
+
+    def lap(self, what: str) -> None:
+        moment = time.monotonic()
+        self.say(f"{what} in {moment - self.last:.1f} s")
+        self.last = moment
+
+    def total(self) -> float:
+        return time.monotonic() - self.start
+
+
+# --- loading chunks ------------------------------------------------------------------------
+
+
+def _load(plan: _Plan, chunks: list[tuple[int, int, int]]) -> Iterator[int]:
+    """Load the chunks here, one after the other; yields each one's sessions once committed."""
+    for index, offset, n in chunks:
+        _Chunk(plan, index, offset).load(n)
+        yield n
+
+
+def _load_in_processes(plan: _Plan, chunks: list[tuple[int, int, int]], jobs: int) -> Iterator[int]:
+    """Share the chunks out among ``jobs`` processes, each with its own connection, and start
+    them; yields each chunk's sessions once committed. While one process makes rows in Python,
+    PostgreSQL loads another's (in one process the two took turns)."""
+    context = multiprocessing.get_context("spawn")  # demo/spawned.py says why not fork
+    done = context.Queue()
+    database = connection.settings_dict["NAME"]
+    workers = [
+        context.Process(
+            target=spawned.run,
+            # The plan as a dict: unpickling a _Plan would import this module before Django is set up.
+            args=(settings.SETTINGS_MODULE, database, f"{__name__}:_load_shard", asdict(plan), chunks[k::jobs], done),
+        )
+        for k in range(jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    return _progress(workers, done, sum(n for _, _, n in chunks))
+
+
+def _progress(workers: list[Any], done: Any, remaining: int) -> Iterator[int]:
+    try:
+        while remaining:
+            try:
+                n = done.get(timeout=1)
+            except queue.Empty:
+                failed = [worker.exitcode for worker in workers if worker.exitcode not in (None, 0)]
+                if failed:
+                    raise CommandError(
+                        f"a loading process failed (exit code {failed[0]}; a traceback, if any, is above)"
+                    ) from None
+                continue
+            remaining -= n
+            yield n
+    finally:
+        for worker in workers:
+            if remaining:
+                worker.terminate()
+            worker.join()
+
+
+def _load_shard(plan: dict[str, Any], chunks: list[tuple[int, int, int]], done: Any) -> None:
+    """One process's share of the chunks (through demo/spawned.py)."""
+    for n in _load(_Plan(**plan), chunks):
+        done.put(n)
+
+
+class _Chunk:
+    """One chunk's rows, and its rollup counts staged beside them in the same transaction."""
+
+    def __init__(self, plan: _Plan, index: int, offset: int) -> None:
+        self.plan = plan
+        self.rng = random.Random(f"{plan.seed}:{index}")
+        self.offset = offset
+        # Per rollup table: bucket key → its measures (STAGED), summed over the chunk.
+        self.counts: dict[type[models.Model], dict[tuple, list[int]]] = {model: {} for model in STAGED}
+
+    def load(self, n: int) -> None:
+        plan, rng, now = self.plan, self.rng, self.plan.now
         sessions, legs, raws, classes = [], [], [], []
-        leg_ids = _reserve(CallLeg, n * 2)
-        event_ids = _reserve(RawEvent, n * 3) if events else 0
-        leg_i = event_i = 0
-        span = self.days * 86400
+        span = plan.days * 86400
+        few_subs = len(plan.subs) <= len(SUB_ACCOUNTS)
         for i in range(n):
-            sid = first_id + i
+            sid = plan.first_session_id + self.offset + i
             # Busier by day than by night: accept a start more often the nearer it is to 13:00 UTC.
             while True:
                 start = now - timedelta(seconds=rng.random() * span)
@@ -156,10 +300,10 @@ class Command(BaseCommand):
             if status == "COMPLETED_UNSUBSCRIBED":
                 product = "VOICE_MESSAGING"
             in_progress = start > now - timedelta(minutes=2) and rng.random() < 0.5
-            if len(self.subs) <= len(SUB_ACCOUNTS):
-                sub = self.subs[min(int(rng.expovariate(0.6)), len(self.subs) - 1)]
+            if few_subs:
+                sub = plan.subs[min(int(rng.expovariate(0.6)), len(plan.subs) - 1)]
             else:
-                sub = rng.choices(self.subs, cum_weights=self.sub_weights)[0]
+                sub = rng.choices(plan.subs, cum_weights=plan.sub_weights)[0]
             country = rng.choices(COUNTRIES, weights=COUNTRY_WEIGHTS)[0]
             home = COUNTRIES[0]
             code = _pick(rng, codes) if codes else None
@@ -169,7 +313,7 @@ class Command(BaseCommand):
             ring = rng.randint(2, 30)
             end = start + timedelta(seconds=ring + talk)
             n_legs = 2 if product == "NUMBER_MASKING" else 1
-            session_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            session_uuid = _uuid(rng)
             anomalies = []
             if rng.random() < 0.02:
                 anomalies.append("out_of_order")
@@ -214,12 +358,11 @@ class Command(BaseCommand):
             vn = _number(rng, home)
             leg_rows: list[dict[str, Any]] = []
             for leg_n in range(n_legs):
-                lid = leg_ids + leg_i
-                leg_i += 1
+                lid = plan.first_leg_id + 2 * (self.offset + i) + leg_n
                 direction = "INBOUND" if (n_legs == 2 and leg_n == 0) else "OUTBOUND"
                 leg_code = 200 if (n_legs == 2 and leg_n == 0) else code
                 leg: dict[str, Any] = {
-                    "id": lid, "session_id": sid, "call_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "id": lid, "session_id": sid, "call_id": _uuid(rng),
                     "leg_key": "callA" if leg_n == 0 else "callB", "direction": direction, "call_type": "PSTN",
                     "source": vn if direction == "OUTBOUND" else callee,
                     "destination": callee if direction == "OUTBOUND" else vn,
@@ -240,14 +383,15 @@ class Command(BaseCommand):
                 leg_rows.append(leg)
                 if leg_code is not None and not in_progress:
                     self._count_code(end, str(leg_code), leg["direction"], leg["destination_country"], sub)
-            if not events or start < self.raw_since:
+            if not plan.events or start < plan.raw_since:
                 continue
+            event_i = 0  # this session's events: ids 3 × its place + 0, 1, 2
             for leg in leg_rows:
                 if in_progress or leg["final_sip_code"] is None:
                     continue
-                eid = event_ids + event_i
+                eid = plan.first_event_id + 3 * (self.offset + i) + event_i
                 event_i += 1
-                body = _vcs_body(leg, session_uuid, sub, end)
+                body = _vcs_body(leg, session_uuid, sub, end, rng)
                 raws.append(
                     _raw(
                         eid,
@@ -265,8 +409,7 @@ class Command(BaseCommand):
                     _classification(eid, sid, leg["id"], end, "CALL_DISCONNECTED", leg["final_sip_code"], outcome, True)
                 )
             if not in_progress:
-                eid = event_ids + event_i
-                event_i += 1
+                eid = plan.first_event_id + 3 * (self.offset + i) + event_i
                 body = _vss_body(sessions[-1], session_uuid, leg_rows)
                 raws.append(
                     _raw(
@@ -277,72 +420,56 @@ class Command(BaseCommand):
         with transaction.atomic():
             _copy(Session, sessions)
             _copy(CallLeg, legs)
-            if events:
+            if plan.events:
                 _copy(RawEvent, raws)
                 _copy(EventClassification, classes)
+            for model, counts in self.counts.items():
+                _stage(model, counts)
 
     def _count_session(self, start: datetime, row: dict, answer_delay_ms: int | None) -> None:
+        # Minutes and hours only: the days are summed from the hours when the rollups are written.
         dims = tuple(row[k] for k in SESSION_ROLLUP_DIMENSIONS)
         answered = row["duration_seconds"] or 0 if row["outcome_group"] == "answered" else 0
         # As classify.pipeline's ANSWER_DELAY_SQL: the first leg is initiated at the start.
         delay = answer_delay_ms if row["outcome_group"] == "answered" else None
-        for size, bucket in _buckets(start, self.now):
-            self.session_roll[(size, bucket, *dims)] += 1
-            self.session_seconds[(size, bucket, *dims)] += answered
+        counts = self.counts[SessionRollup]
+        for size, bucket in _buckets(start, self.plan.now):
+            measures = counts.setdefault((size, bucket, *dims), [0, 0, 0, 0])
+            measures[0] += 1
+            measures[1] += answered
             if delay is not None:
-                self.answer_delay_ms[(size, bucket, *dims)] += delay
-                self.answer_delay_count[(size, bucket, *dims)] += 1
+                measures[2] += delay
+                measures[3] += 1
 
     def _count_code(self, when: datetime, code: str, direction: str, country: str, sub: str) -> None:
         sip_class = f"{code[0]}xx" if len(code) == 3 and code[0] in "123456" else "invalid"
-        for size, bucket in _buckets(when, self.now):
-            self.code_roll[(size, bucket, code, sip_class, direction, country, sub)] += 1
-
-    def _write_rollups(self) -> None:
-        # Meant for an empty (bench or demo) database: a bucket that already exists takes our count.
-        _upsert_rollups(
-            SessionRollup,
-            ["bucket_size", "bucket_start", *SESSION_ROLLUP_DIMENSIONS],
-            self.session_roll,
-            extra={
-                "answered_seconds": self.session_seconds,
-                "answer_delay_ms": self.answer_delay_ms,
-                "answer_delay_count": self.answer_delay_count,
-            },
-        )
-        _upsert_rollups(
-            CodeRollupModel,
-            [
-                "bucket_size",
-                "bucket_start",
-                "sip_code",
-                "sip_class",
-                "direction",
-                "destination_country",
-                "sub_account_id",
-            ],
-            self.code_roll,
-        )
+        counts = self.counts[CodeRollupModel]
+        for size, bucket in _buckets(when, self.plan.now):
+            counts.setdefault((size, bucket, code, sip_class, direction, country, sub), [0])[0] += 1
 
 
 def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
-    kept = [("hour", rollups.floor(moment, "hour")), ("day", rollups.floor(moment, "day"))]
+    hour = ("hour", rollups.floor(moment, "hour"))
     if moment >= now - rollups.MINUTE_RETENTION:
-        return [("minute", rollups.floor(moment, "minute")), *kept]
-    return kept
+        return [("minute", rollups.floor(moment, "minute")), hour]
+    return [hour]
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _vcs_body(leg: dict, session_uuid: str, sub: str, when: datetime) -> dict:
+def _vcs_body(leg: dict, session_uuid: str, sub: str, when: datetime, rng: random.Random) -> dict:
     return {
         "namespace": "VOICE",
         "eventType": "CALL_STATUS",
         "description": "Status update of a call",
         "payload": {
-            "eventId": str(uuid.uuid4()), "callId": leg["call_id"], "sessionId": session_uuid, "subAccountId": sub,
+            "eventId": _uuid(rng), "callId": leg["call_id"], "sessionId": session_uuid, "subAccountId": sub,
             "callStatus": "CALL_DISCONNECTED", "callDirection": leg["direction"], "callType": "PSTN",
             "source": leg["source"], "destination": leg["destination"], "sourceFormat": "MSISDN",
             "destinationFormat": "MSISDN", "sourceCountryCode": leg["source_country"],
@@ -420,22 +547,35 @@ def _classification(
     }  # fmt: skip
 
 
-# --- COPY helpers ----------------------------------------------------------------------------
+# --- indexes -------------------------------------------------------------------------------
 
 
-@contextmanager
-def _indexes_built_afterwards(tables: list[type[models.Model]], say: Callable[[str], Any] | None) -> Iterator[None]:
-    """On empty tables, drop their secondary indexes for the load and build them again at the end.
+@dataclass
+class _Dropped:
+    """What ``_drop_for_load`` dropped, to put back after the load."""
+
+    indexes: list[str]  # CREATE [UNIQUE] INDEX statements, in any order
+    constraints: list[str]  # ALTER TABLE … ADD CONSTRAINT, once the indexes are built
+
+
+def _drop_for_load(tables: list[type[models.Model]], *, constraints: bool) -> _Dropped:
+    """On empty tables, drop their secondary indexes for the load, and with ``constraints`` their
+    foreign keys and the unique constraints no foreign key relies on.
 
     Keeping a dozen B-tree and two trigram indexes up to date row by row made PostgreSQL's COPY the
     bottleneck (5,000,000 sessions took over 20 minutes); one sorted build per index at the end is
-    several times cheaper. Indexes behind a constraint (primary keys, unique) stay. Tables that
-    already hold rows keep their indexes: the command only adds to them then."""
-    saved: list[tuple[str, str]] = []
+    several times cheaper. A unique index on random ids (a session's UUID) dirtied a random page
+    per row, and a foreign key checked (and locked) the session of every leg: they slowed the
+    load as the tables grew (1 M sessions loaded at 10,500 a second, 5 M at 7,600), so they
+    too are checked once at the end (``constraints``: not inside a caller's transaction, where
+    PostgreSQL refuses to alter a table with pending trigger events). Primary keys stay. Tables
+    that already hold rows keep everything: the command only adds to them then."""
+    dropped = _Dropped([], [])
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for model in tables:
             table = model._meta.db_table
-            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")  # noqa: S608 - model metadata only
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})")  # noqa: S608 - model metadata only
             if cursor.fetchone()[0]:
                 continue
             cursor.execute(
@@ -444,22 +584,139 @@ def _indexes_built_afterwards(tables: list[type[models.Model]], say: Callable[[s
                 " WHERE c.conname = i.indexname AND c.conrelid = %s::regclass)",
                 [table, table],
             )
-            saved += cursor.fetchall()
-        for name, _ in saved:
-            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
-    try:
-        yield
-    finally:
-        if saved and say:
-            say(f"building {len(saved)} indexes")
-        with connection.cursor() as cursor:
+            for name, definition in cursor.fetchall():
+                cursor.execute(f"DROP INDEX {quote(name)}")
+                dropped.indexes.append(definition)
+            if not constraints:
+                continue
+            cursor.execute(
+                "SELECT c.conname, c.contype, pg_get_constraintdef(c.oid), pg_get_indexdef(c.conindid)"
+                " FROM pg_constraint c WHERE c.conrelid = %s::regclass AND (c.contype = 'f' OR (c.contype = 'u'"
+                " AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)))"
+                " ORDER BY c.contype DESC",  # unique ones first: back first too
+                [table],
+            )
+            for name, kind, definition, index in cursor.fetchall():
+                cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+                if kind == "u":
+                    # The index is built with the others; the constraint then takes it over.
+                    deferrable = re.search(r" DEFERRABLE.*$", definition)
+                    dropped.indexes.append(index)
+                    dropped.constraints.append(
+                        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} UNIQUE USING INDEX {quote(name)}"
+                        + (deferrable.group(0) if deferrable else "")
+                    )
+                else:
+                    dropped.constraints.append(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+    return dropped
+
+
+def _restore_constraints(statements: list[str]) -> None:
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def _build_index(definition: str) -> None:
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
             # Inside a caller's transaction (a test), deferred foreign-key checks must run first:
             # PostgreSQL will not build an index on a table with pending trigger events.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET maintenance_work_mem = '512MB'")
-            for _, definition in saved:
-                cursor.execute(definition)
-            cursor.execute("RESET maintenance_work_mem")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        cursor.execute(definition)
+        cursor.execute("RESET maintenance_work_mem")
+
+
+def _in_parallel[T](tasks: list[Callable[[], T]], jobs: int) -> list[T]:
+    """Run the tasks, in their order, on ``jobs`` threads each with its own connection (Django's
+    are per thread), or on this one when ``jobs`` is 1 (inside a caller's transaction); returns
+    their results in the same order."""
+    if jobs == 1:
+        return [task() for task in tasks]
+
+    def on_own_connection(task: Callable[[], T]) -> T:
+        try:
+            return task()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(on_own_connection, tasks))
+
+
+# --- rollups -------------------------------------------------------------------------------
+
+# Each rollup table's key as the chunks count it (bucket size and start first), and its measures.
+STAGED: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    SessionRollup: (
+        ("bucket_size", "bucket_start", *SESSION_ROLLUP_DIMENSIONS),
+        ("count", "answered_seconds", "answer_delay_ms", "answer_delay_count"),
+    ),
+    CodeRollupModel: (
+        ("bucket_size", "bucket_start", "sip_code", "sip_class", "direction", "destination_country", "sub_account_id"),
+        ("count",),
+    ),
+}
+
+
+def _stage_table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(f"generate_history_{model._meta.db_table}")
+
+
+def _create_stages() -> None:
+    """An unlogged table per rollup beside the real one: each chunk adds its counts there in its
+    own transaction (from whichever process), and ``_write_rollups`` sums them once at the end."""
+    with connection.cursor() as cursor:
+        for model, (key, measures) in STAGED.items():
+            stage = _stage_table(model)
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            cursor.execute(
+                f"CREATE UNLOGGED TABLE {stage} AS SELECT {', '.join(key + measures)}"  # noqa: S608 - model metadata only
+                f" FROM {connection.ops.quote_name(model._meta.db_table)} WITH NO DATA"
+            )
+
+
+def _drop_stages() -> None:
+    with connection.cursor() as cursor:
+        for model in STAGED:
+            cursor.execute(f"DROP TABLE IF EXISTS {_stage_table(model)}")
+
+
+def _stage(model: type[models.Model], counts: dict[tuple, list[int]]) -> None:
+    key, measures = STAGED[model]
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {_stage_table(model)} ({', '.join(key + measures)}) FROM STDIN") as copy,
+    ):
+        for bucket, values in counts.items():
+            copy.write_row((*bucket, *values))
+
+
+def _write_rollups(model: type[models.Model]) -> int:
+    """Sum the staged counts into the rollup table, days summed from hours as the pipeline does
+    (classify/rollups.py); returns the rows written. In bucket order, as the pipeline writes them
+    over time: a window's rows sit together on disk, as in a real database. Meant for an empty
+    (bench or demo) database: a bucket that already exists takes our count."""
+    key, measures = STAGED[model]
+    dims = ", ".join(key[2:])
+    sums = ", ".join(f"sum({m})" for m in measures)
+    (unique,) = (c for c in model._meta.constraints if isinstance(c, models.UniqueConstraint))
+    conflict = ", ".join(unique.fields)  # plain fields: their columns bear their names
+    stage = _stage_table(model)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(key + measures)})"  # noqa: S608 - model metadata only
+        f" SELECT * FROM (SELECT bucket_size, bucket_start, {dims}, {sums} FROM {stage} GROUP BY 1, 2, {dims}"
+        f" UNION ALL SELECT 'day', date_trunc('day', bucket_start, 'UTC'), {dims}, {sums} FROM {stage}"
+        f" WHERE bucket_size = 'hour' GROUP BY 1, 2, {dims}) rows ORDER BY 1, 2"
+        f" ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(f'{m} = EXCLUDED.{m}' for m in measures)}"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.rowcount
+
+
+# --- loading -------------------------------------------------------------------------------
 
 
 def _reserve(model: type[models.Model], n: int) -> int:
@@ -474,48 +731,16 @@ def _reserve(model: type[models.Model], n: int) -> int:
     return first
 
 
-def _copy(model: type[models.Model], rows: Iterable[dict], *, generated_id: bool = False) -> None:
-    """COPY ``rows`` into ``model``'s table; ``generated_id``: the rows carry no id (the table's
-    sequence gives one)."""
-    fields = [f for f in model._meta.concrete_fields if not (generated_id and f.primary_key)]
+def _copy(model: type[models.Model], rows: Iterable[dict]) -> None:
+    """COPY ``rows`` into ``model``'s table; a field a row leaves out takes its default."""
+    fields = list(model._meta.concrete_fields)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields if f.column)
     # Field.get_default() gives "" for blank CharFields, as the ORM would; JSON goes in as text.
     defaults = {
         f.attname: json.dumps(f.get_default()) if isinstance(f, models.JSONField) else f.get_default() for f in fields
     }
+    values = itemgetter(*(f.attname for f in fields))
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([row.get(f.attname, defaults[f.attname]) for f in fields])
-
-
-def _upsert_rollups(
-    model: type[models.Model], keys: list[str], counts: Counter, extra: dict[str, Counter] | None = None
-) -> None:
-    extra = extra or {}
-    # In bucket order, as the pipeline writes them over time: a window's rows sit together on
-    # disk, as in a real database, instead of spread over the whole table.
-    ordered = sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
-    if not model._default_manager.exists():
-        # The usual case (an empty bench or demo database): COPY, several times faster than
-        # upserting millions of rows through the ORM.
-        _copy(
-            model,
-            (
-                {**dict(zip(keys, key, strict=True)), "count": n, **{name: c[key] for name, c in extra.items()}}
-                for key, n in ordered
-            ),
-            generated_id=True,
-        )
-        return
-    objs = [
-        model(**dict(zip(keys, key, strict=True)), count=n, **{name: c[key] for name, c in extra.items()})
-        for key, n in ordered
-    ]
-    for start in range(0, len(objs), 5000):
-        model._default_manager.bulk_create(
-            objs[start : start + 5000],
-            update_conflicts=True,
-            unique_fields=[k for k in keys if k not in ("outcome_group", "sip_class")],
-            update_fields=["count", *extra],
-        )
+            copy.write_row(values({**defaults, **row}))
