@@ -17,6 +17,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -69,7 +70,8 @@ class Window:
     def frozen(self) -> Window:
         return Window(CUSTOM_WINDOW, self.start, self.end)
 
-    @property
+    # Cached: a page's links repeat them dozens of times (dashboard/_causes.html).
+    @cached_property
     def query(self) -> str:
         """The page's own query string for this window: "window=1h", or the absolute range."""
         if not self.is_custom:
@@ -81,7 +83,7 @@ class Window:
         """For "… in {label}": "the last 1h", or "the chosen range"."""
         return "the chosen range" if self.is_custom else f"the last {self.key}"
 
-    @property
+    @cached_property
     def sessions_query(self) -> str:
         """The sessions list's query string for the same sessions."""
         if not self.is_custom:

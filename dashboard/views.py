@@ -30,7 +30,7 @@ from classify import rules
 from classify.models import FaultSide
 from config.http import AuthenticatedHtmxHttpRequest, HtmxHttpRequest
 from config.metrics import exposition as metrics_exposition
-from dashboard import charts, kpis, timerange
+from dashboard import charts, kpis, links, timerange
 from dashboard import filters as filter_reads
 from dashboard.forms import SessionFilterForm
 from dashboard.reads import codes as code_reads
@@ -163,8 +163,8 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         ),
         "series": charts.SERIES,
         "causes": [c.cause for c in causes],
-        "fault_causes": [c for c in causes if c.side != FaultSide.CUSTOMER],
-        "customer_causes": [c for c in causes if c.side == FaultSide.CUSTOMER],
+        "fault_causes": links.cause_rows([c for c in causes if c.side != FaultSide.CUSTOMER], window),
+        "customer_causes": links.cause_rows([c for c in causes if c.side == FaultSide.CUSTOMER], window),
         "health": health_reads.receiver_health(window),
         "feed_rows": rows,
         "feed_cursor": cursor,

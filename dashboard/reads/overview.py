@@ -112,10 +112,14 @@ def outcome_counts_of(*windows: Window) -> list[dict[str, int]]:
     distinct = list(dict.fromkeys(filters))
     counts: list[dict[str, int]] = [defaultdict(int) for _ in distinct]
     tests = [predicate(q) for q in distinct]
+    # Which windows each bucket counts in, tested once per bucket rather than once per row.
+    windows_of: dict[tuple[str, datetime], list[dict[str, int]]] = {}
     for row in rows:
-        for test, found in zip(tests, counts, strict=True):
-            if test(row):
-                found[row["outcome_group"]] += row["n"]
+        bucket = (row["bucket_size"], row["bucket_start"])
+        if bucket not in windows_of:
+            windows_of[bucket] = [found for test, found in zip(tests, counts, strict=True) if test(row)]
+        for found in windows_of[bucket]:
+            found[row["outcome_group"]] += row["n"]
     return [dict(counts[distinct.index(q)]) for q in filters]
 
 

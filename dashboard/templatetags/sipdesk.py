@@ -10,7 +10,6 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from dashboard import links
-from dashboard.reads.common import is_int
 
 register = template.Library()
 
@@ -107,29 +106,3 @@ def field_label(form, name: str) -> str:
 def value_or_blank(mapping: dict, key: str) -> str:
     """mapping[key], or "" when it has none (get_item falls back to the key itself)."""
     return mapping.get(key, "")
-
-
-# --- links of a failure cause (dashboard/reads/overview.py Cause) ----------------------------------
-
-
-@register.filter
-def cause_filter(cause) -> str:
-    """The sessions list's filter for a cause: "sip_code=486", "error_code=-2004", "status=BUSY";
-    "" when no cause was recorded."""
-    if not cause.cause:
-        return ""
-    if cause.kind == "sip" and is_int(cause.cause):
-        return f"sip_code={cause.cause}"
-    if cause.kind == "error_code" and is_int(cause.cause):
-        return f"error_code={cause.cause}"
-    return f"status={cause.cause}"
-
-
-@register.filter
-def cause_anchor(cause) -> str:
-    """Where a cause's guidance is on the troubleshooting page: "code-486", "error--2004" ("" for none)."""
-    if cause.kind == "sip" and is_int(cause.cause):
-        return f"code-{cause.cause}"
-    if cause.kind == "error_code" and is_int(cause.cause):
-        return f"error-{cause.cause}"
-    return ""

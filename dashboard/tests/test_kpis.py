@@ -12,7 +12,9 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from dashboard import kpis
+from dashboard import kpis, links
+from dashboard.kpis import CauseWho
+from dashboard.reads.overview import Cause
 from dashboard.tests.factories import make_session, session_rollup
 from dashboard.timerange import window_for
 
@@ -150,16 +152,34 @@ def test_failure_causes_show_who_and_customer_behaviour_apart(support_client):
     session_rollup(moment, "BUSY", 1, sub_account_id="acme_sg", destination_country="SG", primary_sip_code=486)
     response = support_client.get("/?window=1h")
     faults, customer = response.context["fault_causes"], response.context["customer_causes"]
-    assert [(w.cause.cause, w.sub_accounts, w.countries) for w in faults] == [
+    assert [(row.who.cause.cause, row.who.sub_accounts, row.who.countries) for row in faults] == [
         ("503", [("acme_sg", 3), ("beta_ph", 1)], [("SG", 3), ("PH", 1)])
     ]
-    assert [w.cause.cause for w in customer] == ["486"]
+    assert [row.who.cause.cause for row in customer] == ["486"]
     body = response.content.decode()
     assert 'href="/sessions/?range=1h&amp;sip_code=503&amp;sub_account=beta_ph"' in body
     assert 'href="/sessions/?range=1h&amp;sip_code=503&amp;country=PH"' in body
     faults_at = body.index("Network and configuration faults")
     assert faults_at < body.index("<strong>503</strong>", faults_at) < body.index("Customer behaviour <span")
     assert body.index("Customer behaviour <span") < body.index("<strong>486</strong>", faults_at)
+
+
+def test_cause_links_encode_what_a_payload_put_in_a_status_or_a_sub_account():
+    """Statuses and sub-accounts come from payloads: "&", "#" or a space must not cut a link short
+    or add a filter to it."""
+    cause = Cause("status", "BUSY&x=1 #", 3, 50.0, "", "", "")
+    (row,) = links.cause_rows([CauseWho(cause, "customer", [("a&b/c", 2)], [("S G", 1)])], window_for("1h"))
+    sessions = "/sessions/?range=1h&status=BUSY%26x%3D1%20%23"
+    assert row.sessions == sessions
+    assert row.sub_accounts == [("a&b/c", 2, f"{sessions}&sub_account=a%26b/c")]
+    assert row.countries == [("S G", 1, f"{sessions}&country=S%20G")]
+    assert row.guidance == ""
+    sip = CauseWho(Cause("sip", "503", 1, 100.0, "", "", ""), "network")
+    (row,) = links.cause_rows([sip], window_for("24h"))
+    assert (row.sessions, row.guidance) == (
+        "/sessions/?range=24h&sip_code=503",
+        "/troubleshooting/?window=24h#code-503",
+    )
 
 
 def test_totals_folded_in_python_equal_the_sums_postgresql_filters():

@@ -99,3 +99,13 @@ def test_in_two_processes_the_rows_are_those_of_one_and_vacuumed_as_well_as_anal
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'generate_history_%%'")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_second_run_adds_sessions_and_its_buckets_take_the_new_counts():
+    """Meant for an empty database, but a second run must not fail on rollup buckets the first
+    one wrote (its indexes stay, and its rollups are upserted)."""
+    call_command("generate_history", sessions=150, days=1, seed=8, chunk=50, verbosity=0)
+    call_command("generate_history", sessions=150, days=1, seed=9, chunk=50, verbosity=0)
+    assert Session.objects.count() == 300
+    hours = SessionRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"]
+    assert 150 <= hours <= 300

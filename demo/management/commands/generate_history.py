@@ -130,6 +130,7 @@ class Command(BaseCommand):
             raise CommandError("--sessions, --days and --chunk must be at least 1")
         quiet = kw.get("verbosity", 1) == 0
         say = (lambda text: None) if quiet else self.stdout.write
+        detail = self.stdout.write if kw.get("verbosity", 1) >= 2 else (lambda text: None)  # each task's time
         # A forked process cannot share the caller's transaction: one job then, on its connection.
         jobs = 1 if connection.in_atomic_block else max(1, kw.get("jobs") or len(os.sched_getaffinity(0)))
         # The named ones first, then sub_0009…: a long tail, busiest first (weights 1/rank).
@@ -180,7 +181,7 @@ class Command(BaseCommand):
                 tasks: list[Callable[[], int | None]] = [partial(_build_index, d) for d in indexes]
                 if loaded:
                     tasks += [partial(_write_rollups, model) for model in STAGED]
-                results = _in_parallel(tasks, jobs)
+                results = _in_parallel(tasks, jobs, detail)
                 _restore_constraints(dropped.constraints)
             session_rows, code_rows = (n or 0 for n in results[len(indexes) :])
             clock.lap(
@@ -191,7 +192,7 @@ class Command(BaseCommand):
             _drop_stages()
         touched = [RawEvent, CallLeg, Session, SessionRollup, CodeRollupModel, EventClassification, DedupeKey]
         tables = [m._meta.db_table for m in (touched if events else touched[1:5])]
-        _in_parallel([partial(analyze, [table], vacuum=True) for table in tables], jobs)
+        _in_parallel([partial(analyze, [table], vacuum=True) for table in tables], jobs, detail)
         clock.lap("vacuumed and analysed")
         self.stdout.write(
             f"{sessions} sessions over {days} days in {clock.total():.0f} s; {session_rows} session"
@@ -628,21 +629,38 @@ def _build_index(definition: str) -> None:
         cursor.execute("RESET maintenance_work_mem")
 
 
-def _in_parallel[T](tasks: list[Callable[[], T]], jobs: int) -> list[T]:
+def _in_parallel[T](tasks: list[Callable[[], T]], jobs: int, say: Callable[[str], Any]) -> list[T]:
     """Run the tasks, in their order, on ``jobs`` threads each with its own connection (Django's
     are per thread), or on this one when ``jobs`` is 1 (inside a caller's transaction); returns
-    their results in the same order."""
+    their results in the same order. ``say`` hears how long each took."""
+
+    def timed(task: Callable[[], T]) -> T:
+        start = time.monotonic()
+        result = task()
+        say(f"  {_describe(task)}: {time.monotonic() - start:.1f} s")
+        return result
+
     if jobs == 1:
-        return [task() for task in tasks]
+        return [timed(task) for task in tasks]
 
     def on_own_connection(task: Callable[[], T]) -> T:
         try:
-            return task()
+            return timed(task)
         finally:
             connection.close()
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(on_own_connection, tasks))
+
+
+def _describe(task: Callable[..., Any]) -> str:
+    """ "_build_index callleg_number_week_idx", "_write_rollups SessionRollup", "analyze ['…']"."""
+    if not isinstance(task, partial) or not task.args:
+        return repr(task)
+    subject = task.args[0]
+    if isinstance(subject, str):  # an index definition: its name
+        subject = subject.split(" ON ", 1)[0].rsplit(" ", 1)[-1]
+    return f"{task.func.__name__} {getattr(subject, '__name__', subject)}"
 
 
 # --- rollups -------------------------------------------------------------------------------
@@ -709,9 +727,12 @@ def _write_rollups(model: type[models.Model]) -> int:
         f" SELECT * FROM (SELECT bucket_size, bucket_start, {dims}, {sums} FROM {stage} GROUP BY 1, 2, {dims}"
         f" UNION ALL SELECT 'day', date_trunc('day', bucket_start, 'UTC'), {dims}, {sums} FROM {stage}"
         f" WHERE bucket_size = 'hour' GROUP BY 1, 2, {dims}) rows ORDER BY 1, 2"
-        f" ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(f'{m} = EXCLUDED.{m}' for m in measures)}"
     )
     with transaction.atomic(), connection.cursor() as cursor:
+        # Millions of rows grouped and sorted: in memory rather than in temporary files.
+        cursor.execute("SET LOCAL work_mem = '512MB'")
+        if model._default_manager.exists():  # ON CONFLICT costs a check per row: only when needed
+            sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(f'{m} = EXCLUDED.{m}' for m in measures)}"
         cursor.execute(sql)
         return cursor.rowcount
 
