@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from html import escape  # Django's escape gives the same text, through a lazy wrapper per call
 
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 # Stacking order bottom-up, and the colours the CSS uses for the same groups.

@@ -181,9 +181,14 @@ def _chart_links(window: timerange.Window, stride: timedelta) -> charts.ChartLin
     """Where a bar of the outcome chart leads: the sessions of that bin and outcome, and (the
     bin itself) the overview zoomed to that bin."""
     sessions_url, overview_url = reverse("dashboard:sessions"), reverse("dashboard:overview")
+    spans: dict[datetime, timerange.Window] = {}  # a bin's bars share its span (and its query strings)
 
     def bar(moment: datetime, outcome: str | None) -> str:
-        span = timerange.Window(timerange.CUSTOM_WINDOW, max(moment, window.start), min(moment + stride, window.end))
+        span = spans.get(moment)
+        if span is None:
+            span = spans[moment] = timerange.Window(
+                timerange.CUSTOM_WINDOW, max(moment, window.start), min(moment + stride, window.end)
+            )
         if outcome is None:
             return f"{overview_url}?{span.query}"
         return f"{sessions_url}?{span.sessions_query}&outcome={outcome}"

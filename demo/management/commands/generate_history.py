@@ -19,7 +19,6 @@ import queue
 import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -71,8 +70,23 @@ SESSION_ROLLUP_DIMENSIONS = [
 FAULT = {"answered": "none", "opt_out": "none"}
 
 
-def _pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
-    return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
+class _Weighted:
+    """Values with weights, drawn from with cumulative weights worked out once (``random.choices``
+    otherwise adds them up on every draw, millions of times)."""
+
+    def __init__(self, weighted: list[tuple[Any, int]]) -> None:
+        self.values = [value for value, _ in weighted]
+        self.cum_weights = list(itertools.accumulate(weight for _, weight in weighted))
+
+    def pick(self, rng: random.Random) -> Any:
+        return rng.choices(self.values, cum_weights=self.cum_weights)[0]
+
+
+PICK_OUTCOME = _Weighted([(outcome, outcome[2]) for outcome in OUTCOMES])
+PICK_PRODUCT = _Weighted(list(PRODUCTS))
+PICK_COUNTRY = _Weighted(list(zip(COUNTRIES, COUNTRY_WEIGHTS, strict=True)))
+PICK_SIP_CODE = {outcome[0]: _Weighted(outcome[3]) for outcome in OUTCOMES if outcome[3]}
+PICK_ERROR_CODE = {outcome[0]: _Weighted(outcome[4]) for outcome in OUTCOMES if outcome[4]}
 
 
 def _number(rng: random.Random, country: tuple[str, str, int]) -> str:
@@ -296,8 +310,8 @@ class _Chunk:
                 if rng.random() < 0.35 + 0.65 * (1 - abs(start.hour - 13) / 13):
                     break
             start = start.replace(microsecond=0)
-            status, outcome, _, codes, errors = rng.choices(OUTCOMES, weights=[o[2] for o in OUTCOMES])[0]
-            product = _pick(rng, list(PRODUCTS))
+            status, outcome, *_ = PICK_OUTCOME.pick(rng)
+            product = PICK_PRODUCT.pick(rng)
             if status == "COMPLETED_UNSUBSCRIBED":
                 product = "VOICE_MESSAGING"
             in_progress = start > now - timedelta(minutes=2) and rng.random() < 0.5
@@ -305,10 +319,10 @@ class _Chunk:
                 sub = plan.subs[min(int(rng.expovariate(0.6)), len(plan.subs) - 1)]
             else:
                 sub = rng.choices(plan.subs, cum_weights=plan.sub_weights)[0]
-            country = rng.choices(COUNTRIES, weights=COUNTRY_WEIGHTS)[0]
+            country = PICK_COUNTRY.pick(rng)
             home = COUNTRIES[0]
-            code = _pick(rng, codes) if codes else None
-            error = _pick(rng, errors) if errors else None
+            code = PICK_SIP_CODE[status].pick(rng) if status in PICK_SIP_CODE else None
+            error = PICK_ERROR_CODE[status].pick(rng) if status in PICK_ERROR_CODE else None
             connected = status in ("COMPLETED", "COMPLETED_UNSUBSCRIBED")
             talk = int(rng.expovariate(1 / 70)) + 5 if connected else 0
             ring = rng.randint(2, 30)
@@ -347,7 +361,8 @@ class _Chunk:
                     "primary_cause": cause, "primary_cause_kind": kind,
                     "primary_sip_code": code if kind == "sip" else None,
                     "destination_country": country[0], "direction": "INBOUND" if n_legs == 2 else "OUTBOUND",
-                    "anomalies": json.dumps(anomalies), "first_event_at": start, "last_event_at": end,
+                    "anomalies": json.dumps(anomalies) if anomalies else "[]",
+                    "first_event_at": start, "last_event_at": end,
                     # _raw: every event of a session arrives within a second of its end (kept or not)
                     "first_received_at": end, "last_received_at": end + timedelta(seconds=1),
                     "summary_received": not in_progress, "updated_at": end if not in_progress else now,
@@ -457,7 +472,11 @@ def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
 
 
 def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """A random (version 4) UUID drawn from ``rng``: ``str(uuid.UUID(int=…, version=4))``, five
+    times faster (three per session)."""
+    bits = rng.getrandbits(128) & ~(0xC000 << 48) & ~(0xF000 << 64) | (0x8000 << 48) | (0x4000 << 64)
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _stamp(moment: datetime) -> str:
