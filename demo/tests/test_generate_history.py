@@ -68,9 +68,6 @@ def test_in_two_processes_the_rows_are_those_of_one_and_vacuumed_as_well_as_anal
     page nor visit the table from an index-only scan."""
     options = {"sessions": 200, "days": 2, "seed": 6, "chunk": 30, "verbosity": 0}
     indexes, constraints = _indexes(), _constraints()
-    definitions = [definition for _, _, definition in constraints]
-    assert any(d.startswith("UNIQUE") for d in definitions)
-    assert any(d.startswith("FOREIGN KEY") for d in definitions)
     call_command("generate_history", jobs=1, **options)
     one_process = _sessions()
     with connection.cursor() as cursor:
@@ -80,7 +77,7 @@ def test_in_two_processes_the_rows_are_those_of_one_and_vacuumed_as_well_as_anal
         cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
     call_command("generate_history", jobs=2, **options)
     assert _sessions() == one_process
-    # Outside a transaction the unique constraints and foreign keys were dropped for the load too.
+    # The indexes the processes' load went without were built again by the threads.
     assert (_indexes(), _constraints()) == (indexes, constraints)
     assert len(one_process) == 200
     # Every chunk's counts reached the rollups, once.

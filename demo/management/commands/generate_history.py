@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import queue
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -145,7 +144,7 @@ class Command(BaseCommand):
         quiet = kw.get("verbosity", 1) == 0
         say = (lambda text: None) if quiet else self.stdout.write
         detail = self.stdout.write if kw.get("verbosity", 1) >= 2 else (lambda text: None)  # each task's time
-        # A forked process cannot share the caller's transaction: one job then, on its connection.
+        # Another process cannot see the caller's transaction: one job then, on its connection.
         jobs = 1 if connection.in_atomic_block else max(1, kw.get("jobs") or len(os.sched_getaffinity(0)))
         # The named ones first, then sub_0009…: a long tail, busiest first (weights 1/rank).
         wanted = max(1, kw.get("sub_accounts") or len(SUB_ACCOUNTS))
@@ -176,9 +175,7 @@ class Command(BaseCommand):
         clock = _Clock(say)
         _create_stages()
         try:
-            dropped = _drop_for_load(
-                [Session, CallLeg, EventClassification], constraints=not connection.in_atomic_block
-            )
+            dropped = _drop_secondary_indexes([Session, CallLeg, EventClassification])
             loaded = False
             try:
                 counts = _load(plan, chunks) if jobs == 1 else _load_in_processes(plan, chunks, jobs)
@@ -189,23 +186,21 @@ class Command(BaseCommand):
                 clock.lap(f"loaded {sessions} sessions ({jobs} process{'es' if jobs > 1 else ''})")
             finally:
                 # The indexes come back even after a failed load; rollups only after a whole one.
-                # The trigram (GIN) index first: it builds on one core and takes longest, while
-                # the other connections build the rest and write the rollups.
-                indexes = sorted(dropped.indexes, key=lambda definition: " USING gin " not in definition)
+                # The number search's week index (GIN) first: it builds on one core and takes
+                # longest, while the other connections build the rest and write the rollups.
+                indexes = sorted(dropped, key=lambda definition: " USING gin " not in definition)
                 tasks: list[Callable[[], int | None]] = [partial(_build_index, d) for d in indexes]
                 if loaded:
                     tasks += [partial(_write_rollups, model) for model in STAGED]
                 results = _in_parallel(tasks, jobs, detail)
-                _restore_constraints(dropped.constraints)
             session_rows, code_rows = (n or 0 for n in results[len(indexes) :])
-            clock.lap(
-                f"built {len(indexes)} indexes, checked {len(dropped.constraints)} constraints and wrote"
-                f" {session_rows + code_rows} rollup rows"
-            )
+            clock.lap(f"built {len(indexes)} indexes and wrote {session_rows + code_rows} rollup rows")
         finally:
             _drop_stages()
-        touched = [RawEvent, CallLeg, Session, SessionRollup, CodeRollupModel, EventClassification, DedupeKey]
-        tables = [m._meta.db_table for m in (touched if events else touched[1:5])]
+        touched = [CallLeg, Session, SessionRollup, CodeRollupModel]
+        if events:  # the partitioned raw events first: the longest to vacuum
+            touched = [RawEvent, *touched, EventClassification, DedupeKey]
+        tables = [m._meta.db_table for m in touched]
         _in_parallel([partial(analyze, [table], vacuum=True) for table in tables], jobs, detail)
         clock.lap("vacuumed and analysed")
         self.stdout.write(
@@ -570,32 +565,22 @@ def _classification(
 # --- indexes -------------------------------------------------------------------------------
 
 
-@dataclass
-class _Dropped:
-    """What ``_drop_for_load`` dropped, to put back after the load."""
+def _drop_secondary_indexes(tables: list[type[models.Model]]) -> list[str]:
+    """On empty tables, drop their secondary indexes for the load; returns their definitions, for
+    ``_build_index`` at the end.
 
-    indexes: list[str]  # CREATE [UNIQUE] INDEX statements, in any order
-    constraints: list[str]  # ALTER TABLE … ADD CONSTRAINT, once the indexes are built
-
-
-def _drop_for_load(tables: list[type[models.Model]], *, constraints: bool) -> _Dropped:
-    """On empty tables, drop their secondary indexes for the load, and with ``constraints`` their
-    foreign keys and the unique constraints no foreign key relies on.
-
-    Keeping a dozen B-tree and two trigram indexes up to date row by row made PostgreSQL's COPY the
-    bottleneck (5,000,000 sessions took over 20 minutes); one sorted build per index at the end is
-    several times cheaper. A unique index on random ids (a session's UUID) dirtied a random page
-    per row, and a foreign key checked (and locked) the session of every leg: they slowed the
-    load as the tables grew (1 M sessions loaded at 10,500 a second, 5 M at 7,600), so they
-    too are checked once at the end (``constraints``: not inside a caller's transaction, where
-    PostgreSQL refuses to alter a table with pending trigger events). Primary keys stay. Tables
-    that already hold rows keep everything: the command only adds to them then."""
-    dropped = _Dropped([], [])
-    quote = connection.ops.quote_name
+    Keeping a dozen B-tree indexes and the number search's GIN index up to date row by row made
+    PostgreSQL's COPY the bottleneck (5,000,000 sessions took over 20 minutes); one sorted build
+    per index at the end is several times cheaper. Indexes behind a constraint (primary keys,
+    unique) stay: dropping those and the foreign keys as well, to check them once at the end,
+    made no difference that could be measured (total CPU of 300,000 sessions 146–150 s with,
+    142–149 s without). Tables that already hold rows keep their indexes: the command only adds
+    to them then."""
+    saved: list[tuple[str, str]] = []
     with connection.cursor() as cursor:
         for model in tables:
             table = model._meta.db_table
-            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})")  # noqa: S608 - model metadata only
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")  # noqa: S608 - model metadata only
             if cursor.fetchone()[0]:
                 continue
             cursor.execute(
@@ -604,37 +589,10 @@ def _drop_for_load(tables: list[type[models.Model]], *, constraints: bool) -> _D
                 " WHERE c.conname = i.indexname AND c.conrelid = %s::regclass)",
                 [table, table],
             )
-            for name, definition in cursor.fetchall():
-                cursor.execute(f"DROP INDEX {quote(name)}")
-                dropped.indexes.append(definition)
-            if not constraints:
-                continue
-            cursor.execute(
-                "SELECT c.conname, c.contype, pg_get_constraintdef(c.oid), pg_get_indexdef(c.conindid)"
-                " FROM pg_constraint c WHERE c.conrelid = %s::regclass AND (c.contype = 'f' OR (c.contype = 'u'"
-                " AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)))"
-                " ORDER BY c.contype DESC",  # unique ones first: back first too
-                [table],
-            )
-            for name, kind, definition, index in cursor.fetchall():
-                cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
-                if kind == "u":
-                    # The index is built with the others; the constraint then takes it over.
-                    deferrable = re.search(r" DEFERRABLE.*$", definition)
-                    dropped.indexes.append(index)
-                    dropped.constraints.append(
-                        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} UNIQUE USING INDEX {quote(name)}"
-                        + (deferrable.group(0) if deferrable else "")
-                    )
-                else:
-                    dropped.constraints.append(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
-    return dropped
-
-
-def _restore_constraints(statements: list[str]) -> None:
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+            saved += cursor.fetchall()
+        for name, _ in saved:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    return [definition for _, definition in saved]
 
 
 def _build_index(definition: str) -> None:
