@@ -18,8 +18,9 @@ import os
 import queue
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -179,7 +180,9 @@ class Command(BaseCommand):
             loaded = False
             try:
                 counts = _load(plan, chunks) if jobs == 1 else _load_in_processes(plan, chunks, jobs)
-                with tqdm(total=sessions, unit="session", disable=quiet) as bar:
+                # Closed on the way out: a failed or interrupted load stops its processes before
+                # the indexes are built again.
+                with closing(counts), tqdm(total=sessions, unit="session", disable=quiet) as bar:
                     for n in counts:
                         bar.update(n)
                 loaded = True
@@ -228,17 +231,18 @@ class _Clock:
 # --- loading chunks ------------------------------------------------------------------------
 
 
-def _load(plan: _Plan, chunks: list[tuple[int, int, int]]) -> Iterator[int]:
+def _load(plan: _Plan, chunks: list[tuple[int, int, int]]) -> Generator[int, None, None]:
     """Load the chunks here, one after the other; yields each one's sessions once committed."""
     for index, offset, n in chunks:
         _Chunk(plan, index, offset).load(n)
         yield n
 
 
-def _load_in_processes(plan: _Plan, chunks: list[tuple[int, int, int]], jobs: int) -> Iterator[int]:
+def _load_in_processes(plan: _Plan, chunks: list[tuple[int, int, int]], jobs: int) -> Generator[int, None, None]:
     """Share the chunks out among ``jobs`` processes, each with its own connection, and start
-    them; yields each chunk's sessions once committed. While one process makes rows in Python,
-    PostgreSQL loads another's (in one process the two took turns)."""
+    them; what it returns gives each chunk's sessions once committed, and stops the processes
+    when closed early. While one process makes rows in Python, PostgreSQL loads another's (in
+    one process the two took turns)."""
     context = multiprocessing.get_context("spawn")  # demo/spawned.py says why not fork
     done = context.Queue()
     database = connection.settings_dict["NAME"]
@@ -255,7 +259,7 @@ def _load_in_processes(plan: _Plan, chunks: list[tuple[int, int, int]], jobs: in
     return _progress(workers, done, sum(n for _, _, n in chunks))
 
 
-def _progress(workers: list[Any], done: Any, remaining: int) -> Iterator[int]:
+def _progress(workers: list[Any], done: Any, remaining: int) -> Generator[int, None, None]:
     try:
         while remaining:
             try:
