@@ -70,7 +70,7 @@ class Window:
     def frozen(self) -> Window:
         return Window(CUSTOM_WINDOW, self.start, self.end)
 
-    # Cached: a page's links repeat them dozens of times (dashboard/_causes.html).
+    # Cached: a page asks for them many times (links, the window picker, polling URLs).
     @cached_property
     def query(self) -> str:
         """The page's own query string for this window: "window=1h", or the absolute range."""
