@@ -91,7 +91,7 @@ def cause_rows(causes: list[CauseWho], window: Window) -> list[CauseRow]:
         rows.append(
             CauseRow(
                 who,
-                f"{sessions_url}&{query}" if query else "",
+                base if query else "",
                 [(sub, n, f"{base}&sub_account={quote(sub)}") for sub, n in who.sub_accounts],
                 [(country, n, f"{base}&country={quote(country)}") for country, n in who.countries],
                 f"{guidance_url}#{anchor}" if anchor else "",

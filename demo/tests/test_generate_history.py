@@ -98,9 +98,10 @@ def test_in_two_processes_the_rows_are_those_of_one_and_vacuumed_as_well_as_anal
         assert cursor.fetchone()[0] == 0
 
 
-def test_a_second_run_adds_sessions_and_its_buckets_take_the_new_counts():
+def test_a_second_run_adds_its_sessions_without_failing_on_the_first_runs_rollup_buckets():
     """Meant for an empty database, but a second run must not fail on rollup buckets the first
-    one wrote (its indexes stay, and its rollups are upserted)."""
+    one wrote (its indexes stay, and its rollups are upserted: a shared bucket takes the second
+    run's count, so the hours add up to between one run's sessions and both runs')."""
     call_command("generate_history", sessions=150, days=1, seed=8, chunk=50, verbosity=0)
     call_command("generate_history", sessions=150, days=1, seed=9, chunk=50, verbosity=0)
     assert Session.objects.count() == 300
