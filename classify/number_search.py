@@ -4,7 +4,7 @@ Trigram indexes on ``source`` and ``destination`` (migration classify 0004, drop
 every leg ever stored whose number contains the fragment; the sessions page then kept the few
 that started in its window. On 5 M sessions over 13 months "9123" matched 16,000 legs, of which
 1,200 in the last 30 days, and checking the other 14,800 against the window cost most of the
-search, more with every month of history (README "Performance").
+search, more with every month of history (docs/performance-history.md).
 
 Migration classify 0013 indexes, for every leg, the three-character pieces of its two numbers
 prefixed by the week the leg started in (``2914:912``), or by ``-`` for a leg with no start time.
