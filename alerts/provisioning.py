@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from alerts.forms import AlertRuleForm
@@ -43,6 +44,9 @@ def load(data: Any) -> list[str]:
     """Apply a parsed file; returns one line per change. All or nothing."""
     if not isinstance(data, dict) or set(data) - {"channels", "rules"}:
         raise ProvisioningError("the file must be a mapping with 'channels' and/or 'rules'")
+    for key in ("channels", "rules"):
+        if not isinstance(data.get(key) or [], list):
+            raise ProvisioningError(f"'{key}' must be a list")
     changes: list[str] = []
     with transaction.atomic():
         for item in data.get("channels") or []:
@@ -76,6 +80,11 @@ def _load_channel(item: Any) -> list[str]:
     elif created:
         raise ProvisioningError(f"channel {name!r}: needs url or url_env")
     if changed:
+        try:  # the checks the admin's form makes: a name or variable name too long for its column
+            channel.full_clean()
+        except ValidationError as exc:
+            errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+            raise ProvisioningError(f"channel {name[:100]!r}: {errors}") from None
         channel.save()
         return [f"{'created' if created else 'updated'} channel {name}"]
     return []
@@ -93,6 +102,8 @@ def _load_rule(item: Any) -> list[str]:
     if ("above" in item) == ("below" in item):
         raise ProvisioningError(f"rule {name!r}: give exactly one of above / below")
     comparison = Comparison.ABOVE if "above" in item else Comparison.BELOW
+    if not isinstance(item.get("channels") or [], list):
+        raise ProvisioningError(f"rule {name!r}: channels must be a list of channel names")
     channel_names = [str(c) for c in item.get("channels") or []]
     channels = list(Channel.objects.filter(name__in=channel_names))
     if missing := set(channel_names) - {c.name for c in channels}:

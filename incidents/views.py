@@ -90,10 +90,13 @@ def _ignore_until(value: str) -> datetime | None:
     value = value.strip()[:40]
     if not value:
         return None
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        moment = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    try:  # a well-formed impossible date ("2026-13-45") raises rather than giving None
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    except ValueError:
+        moment = None
     if moment is None:
         raise workflow.TransitionError(f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
     if timezone.is_naive(moment):

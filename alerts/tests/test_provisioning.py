@@ -106,6 +106,13 @@ def test_export_loads_back_unchanged(tmp_path):
         ("channels: [{name: c, url: 'not a url'}]", "does not recognise"),
         ("just text", "must be a mapping"),
         ("rules: [{name: ok, metric: volume, below: 1}, {name: bad, metric: volume}]", "exactly one"),
+        # Shapes and values YAML itself accepts: a number where a list goes, an impossible date.
+        ("rules: 5", "'rules' must be a list"),
+        ("channels: {name: c}", "'channels' must be a list"),
+        ("rules: [{name: x, metric: volume, below: 1, channels: 5}]", "channels must be a list"),
+        ("rules: [{name: x, metric: volume, below: 2026-13-45}]", "cannot read"),
+        (f"channels: [{{name: {'c' * 101}, url: 'json://localhost/x'}}]", "at most 100 characters"),
+        (f"channels: [{{name: c, url_env: {'E' * 101}}}]", "at most 100 characters"),
     ],
 )
 def test_a_bad_file_changes_nothing_and_says_why(tmp_path, text, message):

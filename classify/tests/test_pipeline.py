@@ -426,6 +426,24 @@ def test_reclassify_since_only_rebuilds_recent_sessions():
     assert dump() == live
 
 
+@pytest.mark.parametrize("since", ["yesterday", "2026-13-45T00:00", "2026-02-30T10:00"])
+def test_reclassify_refuses_a_since_it_cannot_read(since):
+    """A well-formed impossible time is refused like any other unreadable one, before anything
+    is deleted (it used to escape as a ValueError traceback)."""
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="is not an ISO 8601 date-time"):
+        call_command("reclassify", since=since, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+@pytest.mark.parametrize("batch_size", [0, -5])
+def test_reclassify_refuses_a_batch_size_below_one(batch_size):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("reclassify", batch_size=batch_size, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 10_000),

@@ -29,7 +29,7 @@ class Command(BaseCommand):
         path = Path(options["file"])
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: bad UTF-8, or a date like 2026-13-45
             raise CommandError(f"cannot read {path}: {exc}") from None
         try:
             changes = provisioning.load(data)

@@ -31,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=None)
 
     def handle(self, *args, since: str | None = None, batch_size: int | None = None, **options) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
         since_at = self._parse(since) if since else None
         total = self._reset(since_at)
         self.stdout.write(f"Reclassifying {total} raw events…")
@@ -46,7 +48,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Reclassified {done} events ({flagged} sessions awaiting a summary)."))
 
     def _parse(self, value: str) -> datetime:
-        parsed = parse_datetime(value)
+        try:  # a well-formed impossible time ("2026-13-45T00:00") raises rather than giving None
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
         if parsed is None:
             raise CommandError(f"--since {value!r} is not an ISO 8601 date-time")
         if parsed.tzinfo is None:
