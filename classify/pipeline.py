@@ -152,8 +152,9 @@ def _place_among_workers(cursor: Any) -> tuple[int, int]:
     the others' only once they have waited ``SIPDESK_CLASSIFY_AFFINITY_SECONDS``. Without it two
     workers took alternate slices of one interleaved stream: most sessions had events in both
     batches, so each batch waited for the other's session locks and re-normalised the events
-    the other had cached (docs/performance-history.md, "Scale-out"). A worker that stops or dies drops out of the count
-    with its connection; one busy elsewhere leaves its events to the others after the wait.
+    the other had cached (docs/performance-history.md, "Scale-out"). A worker that stops or
+    dies drops out of the count with its connection; one busy elsewhere leaves its events to
+    the others after the wait.
     ``(0, 1)`` (take anything) outside a worker, for a lone worker, and with the wait set to 0.
     """
     if not settings.SIPDESK_CLASSIFY_AFFINITY_SECONDS:
