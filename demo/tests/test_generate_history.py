@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
@@ -104,6 +105,10 @@ def test_a_second_run_adds_its_sessions_without_failing_on_the_first_runs_rollup
     run's count, so the hours add up to between one run's sessions and both runs')."""
     call_command("generate_history", sessions=150, days=1, seed=8, chunk=50, verbosity=0)
     call_command("generate_history", sessions=150, days=1, seed=9, chunk=50, verbosity=0)
+    assert Session.objects.count() == 300
+    # The same seed again would make the same sessions: refused before anything is loaded.
+    with pytest.raises(CommandError, match="already holds the sessions of --seed 8"):
+        call_command("generate_history", sessions=10, days=1, seed=8, verbosity=0)
     assert Session.objects.count() == 300
     hours = SessionRollup.objects.filter(bucket_size="hour").aggregate(n=Sum("count"))["n"]
     assert 150 <= hours <= 300

@@ -142,6 +142,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, sessions: int, days: int, seed: int, chunk: int, no_events: bool, **kw: Any) -> None:
         if sessions < 1 or days < 1 or chunk < 1:
             raise CommandError("--sessions, --days and --chunk must be at least 1")
+        if Session.objects.filter(session_id=_first_session_uuid(seed)).exists():
+            # Its sessions would collide with those already loaded, deep in a loading process.
+            raise CommandError(
+                f"this database already holds the sessions of --seed {seed} (a seed always makes the same"
+                " sessions): pass another --seed"
+            )
         quiet = kw.get("verbosity", 1) == 0
         say = (lambda text: None) if quiet else self.stdout.write
         detail = self.stdout.write if kw.get("verbosity", 1) >= 2 else (lambda text: None)  # each task's time
@@ -303,6 +309,8 @@ class _Chunk:
         few_subs = len(plan.subs) <= len(SUB_ACCOUNTS)
         for i in range(n):
             sid = plan.first_session_id + self.offset + i
+            # The first draw, so that ``_first_session_uuid`` can tell whether a seed ran before.
+            session_uuid = _uuid(rng)
             # Busier by day than by night: accept a start more often the nearer it is to 13:00 UTC.
             while True:
                 start = now - timedelta(seconds=rng.random() * span)
@@ -327,7 +335,6 @@ class _Chunk:
             ring = rng.randint(2, 30)
             end = start + timedelta(seconds=ring + talk)
             n_legs = 2 if product == "NUMBER_MASKING" else 1
-            session_uuid = _uuid(rng)
             anomalies = []
             if rng.random() < 0.02:
                 anomalies.append("out_of_order")
@@ -468,6 +475,11 @@ def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
     if moment >= now - rollups.MINUTE_RETENTION:
         return [("minute", rollups.floor(moment, "minute")), hour]
     return [hour]
+
+
+def _first_session_uuid(seed: int) -> str:
+    """The session id a run with ``seed`` gives its first session (``_Chunk.load``)."""
+    return _uuid(random.Random(f"{seed}:0"))
 
 
 def _uuid(rng: random.Random) -> str:
