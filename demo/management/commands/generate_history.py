@@ -297,7 +297,7 @@ class _Chunk:
 
     def __init__(self, plan: _Plan, index: int, offset: int) -> None:
         self.plan = plan
-        self.rng = random.Random(f"{plan.seed}:{index}")
+        self.rng = _chunk_rng(plan.seed, index)
         self.offset = offset
         # Per rollup table: bucket key → its measures (STAGED), summed over the chunk.
         self.counts: dict[type[models.Model], dict[tuple, list[int]]] = {model: {} for model in STAGED}
@@ -477,9 +477,14 @@ def _buckets(moment: datetime, now: datetime) -> list[tuple[str, datetime]]:
     return [hour]
 
 
+def _chunk_rng(seed: int, index: int) -> random.Random:
+    """The generator chunk ``index`` draws from: its own, so no chunk depends on another."""
+    return random.Random(f"{seed}:{index}")
+
+
 def _first_session_uuid(seed: int) -> str:
     """The session id a run with ``seed`` gives its first session (``_Chunk.load``)."""
-    return _uuid(random.Random(f"{seed}:0"))
+    return _uuid(_chunk_rng(seed, 0))
 
 
 def _uuid(rng: random.Random) -> str:
